@@ -1,0 +1,298 @@
+"""Reading documents in the formats analysts hold letters in.
+
+PDF (as Ofsted publishes), plain text (UTF-8 with or without BOM, UTF-16,
+Windows-1252), DOCX and HTML (a saved gov.uk report page). Each reader returns
+the document's text; offsets of findings refer to that text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Iterator
+
+from .errors import InputError
+
+PDF_EXTENSIONS = {".pdf"}
+TEXT_EXTENSIONS = {".txt", ".text", ".md"}
+DOCX_EXTENSIONS = {".docx"}
+HTML_EXTENSIONS = {".html", ".htm"}
+SUPPORTED = PDF_EXTENSIONS | TEXT_EXTENSIONS | DOCX_EXTENSIONS | HTML_EXTENSIONS
+
+# Letters run to a few hundred kB of text; anything far larger is not a letter
+# and would only slow a batch down.
+MAX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class Document:
+    source: str           # the path as the user gave it
+    format: str           # pdf, text, docx, html
+    text: str             # extracted text; finding offsets index into it
+    sha256: str           # of the file's bytes: identifies a letter's content
+    pages: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def stem(self) -> str:
+        return Path(self.source).stem
+
+
+def iter_input_files(paths: list[str | Path]) -> Iterator[Path]:
+    """Files named, and supported files found recursively in folders, sorted.
+
+    Symlinked folders are followed once: a loop is detected by the real path.
+    A file that does not exist is an error; a folder with no letters yields none.
+    """
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise InputError("no such file or folder", path=str(given),
+                             fix="check the path; folders are searched recursively")
+        if path.is_dir():
+            seen: set[str] = set()
+            found: list[Path] = []
+            for root, dirs, files in os.walk(path, followlinks=True):
+                real = os.path.realpath(root)
+                if real in seen:
+                    dirs[:] = []
+                    continue
+                seen.add(real)
+                dirs.sort()
+                for name in files:
+                    candidate = Path(root) / name
+                    if candidate.suffix.lower() in SUPPORTED and not name.startswith("."):
+                        found.append(candidate)
+            yield from sorted(found, key=lambda p: str(p))
+        else:
+            yield path
+
+
+def read_document(path: str | Path) -> Document:
+    """Read one document; raise InputError naming the file for anything unreadable."""
+    source = str(path)
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED:
+        raise InputError(f"unknown file type '{ext or '(none)'}'", path=source,
+                         fix="give a .pdf, .txt, .docx or .html file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(f"file too large ({size // (1024 * 1024)} MB)", path=source,
+                             fix=f"letters are far below {MAX_BYTES // (1024 * 1024)} MB; check the file")
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise InputError("is a folder", path=source, fix="give files or folders, not both") from None
+    except PermissionError:
+        raise InputError("permission denied", path=source, fix="check the file's permissions") from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", path=source, fix="check the file") from None
+    return parse_bytes(data, source, ext)
+
+
+def parse_bytes(data: bytes, source: str, ext: str) -> Document:
+    sha = hashlib.sha256(data).hexdigest()
+    if not data.strip():
+        raise InputError("empty file", path=source, fix="the file has no content; check the export")
+    pages = None
+    warnings: list[str] = []
+    if ext in PDF_EXTENSIONS:
+        from .pdf import extract_pdf
+
+        if not data.lstrip()[:5] == b"%PDF-":
+            raise InputError("not a PDF (no %PDF header)", path=source,
+                             fix="the file is damaged or has the wrong extension")
+        text, pages = extract_pdf(data, source)
+        fmt = "pdf"
+    elif ext in DOCX_EXTENSIONS:
+        text = read_docx(data, source)
+        fmt = "docx"
+    elif ext in HTML_EXTENSIONS:
+        text = read_html(decode_text(data, source, warnings), source)
+        fmt = "html"
+    else:
+        text = decode_text(data, source, warnings)
+        fmt = "text"
+    text = normalise_text(text)
+    if not text.strip():
+        raise InputError("no text in the document", path=source,
+                         fix="check that the file holds the letter's text")
+    return Document(source=source, format=fmt, text=text, sha256=sha, pages=pages,
+                    warnings=warnings)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def normalise_text(text: str) -> str:
+    """One newline convention, no control characters, no BOM."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    text = text.replace("\ufffe", "-").replace("\u00a0", " ")
+    return _CONTROL.sub("", text)
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:65536]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return controls > len(sample) * 0.01
+
+
+def decode_text(data: bytes, source: str, warnings: list[str]) -> str:
+    """Decode text bytes: BOMs first, then UTF-16 by its NUL pattern, UTF-8, cp1252."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError("damaged UTF-16 text", path=source,
+                             fix="save the file again as UTF-8") from None
+    sample = data[:4096]
+    if len(sample) >= 4:
+        even_nul = sample[0::2].count(0) / max(1, len(sample[0::2]))
+        odd_nul = sample[1::2].count(0) / max(1, len(sample[1::2]))
+        if odd_nul > 0.3 and even_nul < 0.05:
+            return data.decode("utf-16-le", errors="replace")
+        if even_nul > 0.3 and odd_nul < 0.05:
+            return data.decode("utf-16-be", errors="replace")
+    if _looks_binary(data):
+        raise InputError("binary data, not text", path=source,
+                         fix="give the letter as PDF, DOCX, HTML or text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Windows-1252 is what Word and Outlook save as "plain text" on English systems;
+    # its five undefined bytes fall back to Latin-1 so nothing is lost.
+    warnings.append("not UTF-8: read as Windows-1252")
+    return "".join(_cp1252_char(b) for b in data)
+
+
+def _cp1252_char(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return chr(byte)
+
+
+# ---------------------------------------------------------------- DOCX
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def read_docx(data: bytes, source: str) -> str:
+    """Paragraphs of a DOCX body in order; list paragraphs as "- " bullets.
+
+    Read with zipfile and ElementTree (no macros, no external references are
+    followed): a DOCX is a zip of XML parts.
+    """
+    import io
+    from xml.etree import ElementTree
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            xml = archive.read("word/document.xml")
+    except (zipfile.BadZipFile, KeyError, EOFError):
+        raise InputError("not a valid DOCX (not a Word zip package)", path=source,
+                         fix="open it in Word and save as .docx again") from None
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        raise InputError("damaged DOCX (unreadable document.xml)", path=source,
+                         fix="open it in Word and save as .docx again") from None
+    blocks: list[str] = []
+    for para in root.iter(f"{_W}p"):
+        parts = []
+        for node in para.iter():
+            if node.tag == f"{_W}t" and node.text:
+                parts.append(node.text)
+            elif node.tag == f"{_W}tab":
+                parts.append(" ")
+            elif node.tag in (f"{_W}br", f"{_W}cr"):
+                parts.append("\n")
+        text = "".join(parts).strip()
+        if not text:
+            continue
+        props = para.find(f"{_W}pPr")
+        is_list = False
+        if props is not None:
+            style = props.find(f"{_W}pStyle")
+            style_name = style.get(f"{_W}val", "") if style is not None else ""
+            is_list = props.find(f"{_W}numPr") is not None or "list" in style_name.lower()
+        blocks.append(("- " + text) if is_list else text)
+    return "\n\n".join(blocks) + "\n"
+
+
+# ---------------------------------------------------------------- HTML
+
+_BLOCK_TAGS = {"p", "div", "section", "article", "main", "li", "h1", "h2", "h3", "h4",
+               "h5", "h6", "td", "th", "tr", "br", "ul", "ol", "table", "blockquote", "dd", "dt"}
+_SKIP_TAGS = {"script", "style", "noscript", "nav", "header", "footer", "template", "svg",
+              "form", "button", "aside", "head", "title"}
+
+
+class _TextExtractor(HTMLParser):
+    """Visible text of the page's main content, one block per paragraph."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self.current: list[str] = []
+        self.skip_depth = 0
+        self.in_li = 0
+
+    def _flush(self) -> None:
+        text = re.sub(r"\s+", " ", "".join(self.current)).strip()
+        if text:
+            self.blocks.append(("- " + text) if self.in_li else text)
+        self.current = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _SKIP_TAGS:
+            self.skip_depth += 1
+            return
+        if tag in _BLOCK_TAGS:
+            self._flush()
+        if tag == "li":
+            self.in_li += 1
+
+    def handle_startendtag(self, tag, attrs):
+        if tag == "br" and not self.skip_depth:
+            self.current.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in _SKIP_TAGS:
+            self.skip_depth = max(0, self.skip_depth - 1)
+            return
+        if tag in _BLOCK_TAGS:
+            self._flush()
+        if tag == "li":
+            self.in_li = max(0, self.in_li - 1)
+
+    def handle_data(self, data):
+        if not self.skip_depth:
+            self.current.append(data)
+
+
+_MAIN = re.compile(r"<main\b[^>]*>(.*)</main>", re.S | re.I)
+
+
+def read_html(html: str, source: str) -> str:
+    """Text of an HTML page; the <main> element when there is one (gov.uk pages)."""
+    match = _MAIN.search(html)
+    parser = _TextExtractor()
+    try:
+        parser.feed(match.group(1) if match else html)
+        parser.close()
+    except Exception:  # html.parser is lenient; this guards against its rare assertion errors
+        raise InputError("unreadable HTML", path=source, fix="save the page again") from None
+    parser._flush()
+    return "\n\n".join(parser.blocks) + "\n"

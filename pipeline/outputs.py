@@ -1,0 +1,116 @@
+"""Writing outputs so that a failure never leaves a half-written file behind.
+
+Every output is written to a temporary file in the destination folder and renamed
+over the target only when complete (rename is atomic on one file system).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from .errors import OutputError
+
+
+def output_error(path: Path | str, exc: OSError) -> OutputError:
+    """Turn an OS error on an output into a one-line error with the fix."""
+    if exc.errno == errno.ENOSPC:
+        fix = "free some disk space and run again; nothing was replaced"
+        msg = "disk full while writing"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "choose a folder you can write to with --out"
+        msg = "cannot write here (permission denied)"
+    elif exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EEXIST):
+        fix = "choose another --out"
+        msg = "cannot create the output folder"
+    else:
+        fix = "check the path and try again"
+        msg = f"cannot write: {exc.strerror or exc}"
+    return OutputError(msg, path=str(path), fix=fix)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix,
+                                        dir=str(path.parent) if str(path.parent) else ".")
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise output_error(path, exc) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_text(path: Path | str, newline: str | None = "\n") -> Iterator[io.TextIOBase]:
+    """Open a text file for writing that appears at ``path`` only when closed cleanly."""
+    with atomic_path(path) as tmp:
+        try:
+            with open(tmp, "w", encoding="utf-8", newline=newline) as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise output_error(path, exc) from None
+
+
+def dumps(record: Any) -> str:
+    """One JSON line, keys sorted so that output is byte-for-byte reproducible."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True)
+
+
+def write_json(path: Path | str, data: Any) -> None:
+    with atomic_text(path) as handle:
+        handle.write(json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2) + "\n")
+
+
+def write_jsonl(path: Path | str, records: Iterable[dict]) -> int:
+    count = 0
+    with atomic_text(path) as handle:
+        for record in records:
+            handle.write(dumps(record) + "\n")
+            count += 1
+    return count
+
+
+def csv_cell(value: Any) -> str:
+    """Flatten a value for a spreadsheet cell: lists joined by ';', dicts as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, (str, int, float)) for v in value):
+            return ";".join(str(v) for v in value)
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def write_csv(path: Path | str, records: Iterable[dict], fields: list[str]) -> int:
+    count = 0
+    with atomic_text(path, newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: csv_cell(record.get(k)) for k in fields})
+            count += 1
+    return count

@@ -1,0 +1,461 @@
+"""Parsing a document's text into findings.
+
+Three steps, each a plain function:
+
+1. ``read_lines``: lines with their offsets, bullet markers and indentation;
+2. ``build_blocks``: lines grouped into headings, list items and paragraphs,
+   repairing what PDF extraction and page breaks do to them (a bullet broken
+   by a page break, wrapped lines that begin with a space, a continuation
+   sentence that belongs to the bullet above, hyphenation at line ends);
+3. ``find_findings``: sections assigned from the headings (``sections.py``) and
+   findings cut from the blocks of finding-bearing sections: one per bullet or
+   per paragraph standing in a list, one per sentence of narrative paragraphs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from .judgement import judge_wording
+from .letter import LetterInfo, read_letter_info
+from .sections import (BOILERPLATE, ENDING, GRADE_LINE, HeadingMatch, grade_name,
+                       match_heading)
+from .sentences import sentence_spans
+
+# ---------------------------------------------------------------- lines
+
+_GLYPHS = "◼•▪■●◾▸►\uf06e\uf0b7\uf02d\uf0a7\uf0d8\uf076\uf0fc\uf0a8\uf0be"
+_MARKER = re.compile(
+    rf"^(?P<indent>[ \t]*)(?:"
+    rf"(?P<glyph>[{_GLYPHS}])[ \t]*|"
+    rf"(?P<dash>[-–−*])[ \t]+|"
+    rf"(?P<number>\d{{1,3}})[.)](?:[ \t]+|(?=[A-Z‘'\"(]))"
+    rf")"
+)
+_TERMINAL = re.compile(r"(?:[.!?:;][\"'’”)\]]*|[.!?]\s*\([^()]{1,60}\)[.;]?)\s*$")
+_QUESTION_HEADING = re.compile(r"^(?:what|how|why|where|when|which|who|is|are|does|do)\b", re.I)
+_PARENTHETICAL = re.compile(r"^\([^()]{1,40}\)[.;]?$")
+_SENTENCE_END = re.compile(r"[.!?][\"'’”)\]]*\s*$")
+
+
+@dataclass
+class Line:
+    index: int
+    start: int          # offset of the line in the text
+    end: int            # offset of its end (newline excluded, trailing space excluded)
+    body_start: int     # offset of its content, after indentation and bullet marker
+    marker: str | None  # glyph | dash | number | space | None
+    number: str | None = None
+
+    def body(self, text: str) -> str:
+        return text[self.body_start:self.end]
+
+
+def read_lines(text: str) -> list[Line | None]:
+    """Every line of ``text``; None for blank lines."""
+    lines: list[Line | None] = []
+    pos = 0
+    for index, raw in enumerate(text.split("\n")):
+        start = pos
+        pos += len(raw) + 1
+        stripped = raw.rstrip()
+        if not stripped.strip():
+            lines.append(None)
+            continue
+        end = start + len(stripped)
+        match = _MARKER.match(stripped)
+        marker = number = None
+        if match and match.end() < len(stripped):
+            if match.group("glyph"):
+                marker = "glyph"
+            elif match.group("dash"):
+                marker = "dash"
+            else:
+                marker, number = "number", match.group("number")
+            body_start = start + match.end()
+        else:
+            indent = len(stripped) - len(stripped.lstrip())
+            marker = "space" if indent else None
+            body_start = start + indent
+        lines.append(Line(index, start, end, body_start, marker, number))
+    return lines
+
+
+# ---------------------------------------------------------------- blocks
+
+@dataclass
+class Block:
+    kind: str                  # heading | item | para
+    lines: list[Line]
+    marker: str | None = None  # marker of the first line
+    heading: HeadingMatch | None = None
+    grade_text: str | None = None
+
+    @property
+    def start(self) -> int:
+        return self.lines[0].body_start
+
+    @property
+    def end(self) -> int:
+        return self.lines[-1].end
+
+
+@dataclass
+class Layout:
+    """What the document's line breaks mean."""
+    width: int             # typical length of a wrapped line
+    line_style: bool       # every line is a paragraph (seeds, DOCX, HTML, press pages)
+
+
+def measure_layout(text: str, lines: list[Line | None]) -> Layout:
+    """Wrapped text (PDF extraction, e-mail) has lines of a similar, limited
+    width; in line-style text (the seeds, DOCX, HTML) a line is a paragraph
+    and the longer lines run to hundreds of characters."""
+    lengths = sorted(l.end - l.start for l in lines if l is not None)
+    if not lengths:
+        return Layout(width=10_000, line_style=True)
+    p90 = lengths[int(len(lengths) * 0.9)]
+    if p90 > 160:
+        return Layout(width=10_000, line_style=True)
+    return Layout(width=max(p90, 40), line_style=False)
+
+
+def _starts_lower(body: str) -> bool:
+    return bool(body) and body[0].islower()
+
+
+def _starts_upper(body: str) -> bool:
+    body = body.lstrip("‘'\"“(")
+    return bool(body) and (body[0].isupper() or body[0].isdigit())
+
+
+def _is_short(line: Line, layout: Layout) -> bool:
+    return layout.line_style or (line.end - line.start) < 0.8 * layout.width
+
+
+def _heading_at(text: str, lines: list[Line | None], i: int, layout: Layout,
+                at_boundary: bool) -> tuple[int, HeadingMatch | None] | None:
+    """(lines used, catalogue match or None for a generic heading) for a heading
+    starting at line ``i``, or None if the line is not a heading."""
+    first = lines[i]
+    if first is None or first.marker in ("glyph", "dash"):
+        return None
+    body = first.body(text)
+    if first.marker == "number":
+        return None
+    if not _starts_upper(body):
+        return None
+    best = None
+    candidate = ""
+    for k in range(4):
+        j = i + k
+        line = lines[j] if j < len(lines) else None
+        if line is None or (k and line.marker in ("glyph", "dash", "number")):
+            break
+        part = line.body(text) if k else body
+        candidate = (candidate + " " + part).strip() if k else part
+        if len(candidate) > 320:
+            break
+        match = match_heading(candidate)
+        if match:
+            best = (k + 1, match, len(candidate))
+        if k and _SENTENCE_END.search(lines[j - 1].body(text)):
+            break
+        if _SENTENCE_END.search(part) and not match:
+            break
+    if best:
+        # Mid-paragraph, only a short heading line is believed ("framework)" / "Main findings").
+        used, match, length = best
+        return (used, match) if at_boundary or not match.area and length < 40 else None
+    # A generic heading: a short line that is not a sentence, standing alone.
+    if not at_boundary or not _is_short(first, layout) or layout.line_style and len(body) > 90:
+        return None
+    if body.rstrip().endswith("?") and not _QUESTION_HEADING.match(body):
+        return None
+    if _TERMINAL.search(body) and not body.rstrip().endswith("?") or body.rstrip().endswith(","):
+        return None
+    if len(body.split()) > 12 or len(body) > 90 or re.search(r"[.!?]\s", body) \
+            or body.rstrip().endswith(")"):
+        return None
+    nxt = next((l for l in lines[i + 1:i + 6] if l is not None), None)
+    if nxt is not None and (not (_starts_upper(nxt.body(text)) or nxt.marker)
+                            or _PARENTHETICAL.match(nxt.body(text))):
+        return None
+    return 1, None
+
+
+def build_blocks(text: str, lines: list[Line | None], layout: Layout) -> list[Block]:
+    blocks: list[Block] = []
+    current: Block | None = None
+    gap = True            # a blank line (or the start) precedes this line
+    number_seen: int | None = None   # the last numbered paragraph
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line is None:
+            gap = True
+            i += 1
+            continue
+        body = line.body(text)
+        prev_line = current.lines[-1] if current else None
+        prev_body = prev_line.body(text) if prev_line else ""
+        prev_terminal = bool(_TERMINAL.search(prev_body)) if prev_line else True
+        at_boundary = current is None or current.kind == "heading" or gap or prev_terminal
+
+        # Page-break and wrap repair first: a line that starts in lower case
+        # continues the unfinished paragraph or bullet above it, even after
+        # blank lines or a stray "- " the PDF left at the top of a page.
+        continues = current is not None and current.kind != "heading" and (
+            # "(Recommendation)" or "(paragraph 12)" closing the block above
+            _PARENTHETICAL.match(body)
+            # sub-bullets completing their bullet: "the response to children:" / "- experiencing..."
+            or (_starts_lower(body) and line.marker in ("dash", "glyph")
+                and any(text[l.start:l.end].rstrip().endswith(":") for l in current.lines))
+            or (_starts_lower(body) and prev_body.rstrip().endswith(":"))
+            or (not prev_terminal and (
+                (_starts_lower(body) and line.marker not in ("glyph", "number"))
+                # "key stage" / "2. Although..." is a sentence going on, not paragraph 2
+                or (line.marker == "number"
+                    and (number_seen is None or int(line.number) != number_seen + 1)))))
+        if continues:
+            if line.marker == "number":
+                line.marker, line.body_start = None, line.start + (len(text[line.start:line.end])
+                                                                   - len(text[line.start:line.end].lstrip()))
+            current.lines.append(line)
+            gap = False
+            i += 1
+            continue
+        if line.marker == "number":
+            number_seen = int(line.number)
+
+        heading = _heading_at(text, lines, i, layout, at_boundary)
+        if heading is not None and not (heading[1] is None and current is not None
+                                        and current.kind != "heading" and not at_boundary):
+            used, match = heading
+            block = Block("heading", [l for l in lines[i:i + used] if l is not None], None, match)
+            i += used
+            # A grade on the line after a judgement-area heading.
+            if match is not None and match.area and not match.grade:
+                nxt = lines[i] if i < len(lines) else None
+                if nxt is not None and GRADE_LINE.fullmatch(nxt.body(text)):
+                    block.grade_text = nxt.body(text)
+                    block.lines.append(nxt)
+                    i += 1
+            elif match is not None and match.area:
+                block.grade_text = match.grade
+            blocks.append(block)
+            current = block
+            gap = False
+            continue
+
+        new_block = False
+        kind = "para"
+        if current is None or current.kind == "heading":
+            new_block = True
+        elif line.marker in ("glyph", "dash", "number"):
+            new_block = True
+        elif line.marker == "space":
+            # A line that starts with a space is a wrapped line of the bullet
+            # above when the list uses explicit markers; where the glyph itself
+            # was lost (the seeds' first bullets), it starts a new bullet.
+            if not prev_terminal:
+                new_block = False
+            elif current.marker in ("dash", "glyph", "number"):
+                new_block = gap
+            else:
+                new_block = True
+        elif gap:
+            new_block = prev_terminal or not current.lines
+        else:
+            # No blank line: a new paragraph only after a sentence end on a
+            # short line (the last line of a paragraph is rarely full width).
+            new_block = (prev_terminal and _starts_upper(body)
+                         and (layout.line_style or _is_short(prev_line, layout)))
+        if new_block:
+            if line.marker in ("glyph", "dash", "number", "space"):
+                kind = "item"
+            elif current is not None and current.kind == "item" and line.marker is None and not gap \
+                    and layout.line_style:
+                kind = "para"
+            current = Block(kind, [line], line.marker)
+            blocks.append(current)
+        else:
+            current.lines.append(line)
+        gap = False
+        i += 1
+    return blocks
+
+
+# ---------------------------------------------------------------- joined text
+
+def join_block(text: str, lines: list[Line]) -> tuple[str, list[int]]:
+    """The block's text on one line, and for each character its offset in ``text``.
+
+    Lines are joined with a space; a word hyphenated at a line end is joined
+    without one (and keeps its hyphen: Ofsted breaks lines at real hyphens).
+    """
+    out: list[str] = []
+    offsets: list[int] = []
+    for n, line in enumerate(lines):
+        body = line.body(text)
+        if n:
+            if out and out[-1] == "-" and len(out) > 1 and out[-2].isalpha() and _starts_lower(body):
+                pass  # "decision-\nmaking" -> "decision-making"
+            else:
+                out.append(" ")
+                offsets.append(line.body_start - 1)
+        out.extend(body)
+        offsets.extend(range(line.body_start, line.end))
+    return "".join(out), offsets
+
+
+# ---------------------------------------------------------------- sections and findings
+
+@dataclass
+class Section:
+    heading: str | None
+    mode: str                    # fixed | narrative | context | preamble | end
+    judgement: str | None = None
+    grade: str | None = None
+    area: bool = False
+
+
+@dataclass
+class Finding:
+    index: int
+    section: str | None
+    subsection: str | None
+    judgement: str
+    grade: str | None
+    text: str
+    start: int
+    end: int
+    paragraph: int
+    unit: str                    # bullet | paragraph | sentence
+
+
+_LEAD_IN = re.compile(
+    r"(?::\s*$|^.{0,200}\b(?:highlighted|highlights|outlined|outlines|noted|notes|said|found|"
+    r"concluded|reported|identified|include[ds]?)\s*[.:]?\s*$)", re.I | re.S)
+
+
+def _heading_text(text: str, block: Block) -> str:
+    return " ".join(text[l.body_start:l.end].strip() for l in block.lines)
+
+
+def find_findings(text: str, blocks: list[Block], info: LetterInfo,
+                  start_mode: str) -> tuple[list[Finding], list[str]]:
+    """Findings of the finding-bearing sections, in document order."""
+    findings: list[Finding] = []
+    warnings: list[str] = []
+    top = Section(None, start_mode)
+    sub: Section | None = None
+    paragraph = 0
+
+    def add(section_: Section, judgement: str, body: str, start: int, end: int, unit: str):
+        findings.append(Finding(
+            index=len(findings), section=top.heading, subsection=sub.heading if sub else None,
+            judgement=judgement, grade=section_.grade, text=body, start=start, end=end,
+            paragraph=paragraph, unit=unit))
+
+    for n, block in enumerate(blocks):
+        section = sub or top
+        if block.kind == "heading":
+            heading = _heading_text(text, block)
+            match = block.heading
+            if match is None:
+                # A heading the catalogue does not know: a subsection of a
+                # finding-bearing section, otherwise part of what surrounds it.
+                if section.mode in ("fixed", "narrative"):
+                    sub = Section(heading, section.mode, section.judgement, section.grade)
+                continue
+            if match.area:
+                top = Section(heading, "narrative", None, grade_name(block.grade_text), area=True)
+                sub = None
+            elif match.rule.level == 2 and top.area and top.mode == "narrative":
+                sub = Section(heading, match.rule.mode, match.rule.judgement, top.grade)
+            else:
+                top = Section(heading, match.rule.mode, match.rule.judgement)
+                sub = None
+            continue
+
+        joined, offsets = join_block(text, block.lines)
+        if ENDING.search(joined):
+            top, sub = Section(None, "end"), None
+            continue
+        if section.mode not in ("fixed", "narrative") or BOILERPLATE.search(joined):
+            continue
+        following = blocks[n + 1] if n + 1 < len(blocks) else None
+        introduces_list = (following is not None and following.kind == "item"
+                           and block.kind == "para")
+        paragraph += 1
+        if block.kind == "item" and block.marker != "number" or section.mode == "fixed":
+            if introduces_list and _LEAD_IN.search(joined) and len(joined) < 300 \
+                    and joined.rstrip().endswith(":"):
+                sub = Section(joined.strip(), section.mode, section.judgement, section.grade)
+                continue
+            judgement = section.judgement or judge_wording(joined)
+            add(section, judgement, joined.strip(), offsets[0], offsets[-1] + 1,
+                "bullet" if block.kind == "item" else "paragraph")
+            continue
+        spans = sentence_spans(joined)
+        if introduces_list and spans:
+            s, e = spans[-1]
+            last = joined[s:e]
+            if _LEAD_IN.search(last) and len(last.split()) <= 40:
+                # The paragraph's other sentences belong with the list it introduces.
+                grade = grade_name(_grade_in(joined)) or top.grade
+                sub = Section(last.strip(), "narrative", None, grade)
+                section = sub
+                spans = spans[:-1]
+        for s, e in spans:
+            sentence = joined[s:e]
+            if ENDING.search(sentence):
+                # The closing template line ran on from the last paragraph.
+                top, sub = Section(None, "end"), None
+                break
+            if BOILERPLATE.search(sentence):
+                continue
+            add(section, judge_wording(sentence), sentence, offsets[s], offsets[e - 1] + 1,
+                "sentence")
+    return findings, warnings
+
+
+_GRADE_IN = re.compile(r"\b(?:rated as|judged(?: to be)?|is|was|are|requires|as)\s+"
+                       r"(outstanding|good|inadequate|requires? improvement to be good)\b", re.I)
+
+
+def _grade_in(text: str) -> str | None:
+    match = _GRADE_IN.search(text)
+    if match:
+        return match.group(1)
+    if re.search(r"requires? improvement to be good", text, re.I):
+        return "requires improvement to be good"
+    return None
+
+
+# ---------------------------------------------------------------- a document
+
+def segment_text(text: str) -> tuple[LetterInfo, list[Finding], list[str]]:
+    """Letter metadata and findings of one document's text."""
+    info = read_letter_info(text)
+    lines = read_lines(text)
+    layout = measure_layout(text, lines)
+    blocks = build_blocks(text, lines, layout)
+    narrative_from_start = info.kind in ("press_summary",)
+    findings, warnings = find_findings(text, blocks, info,
+                                       "narrative" if narrative_from_start else "preamble")
+    known = any(b.kind == "heading" and b.heading is not None and
+                (b.heading.area or b.heading.rule.mode in ("fixed", "narrative")) for b in blocks)
+    if not known and not narrative_from_start:
+        # No heading we know: read the body after the salutation as narrative,
+        # rather than return nothing.
+        start = 0
+        for n, block in enumerate(blocks):
+            if re.match(r"dear\b", text[block.start:block.end], re.I):
+                start = n + 1
+                break
+        findings, warnings = find_findings(text, blocks[start:], info, "narrative")
+        warnings.append("no recognised section headings: every paragraph after the salutation "
+                        "was read as narrative, judged from its wording")
+    return info, findings, warnings + info.warnings

@@ -1,0 +1,191 @@
+"""PDF text extraction (pypdfium2) and removal of page furniture.
+
+pypdfium2 was chosen by measurement: on 30 corpus PDFs it extracted ~400 pages/s
+against ~19 for pypdf, with the same text, and extraction dominates batch time.
+
+Furniture removed: page numbers, running headers and footers (lines that recur at
+the top or bottom of several pages), the Ofsted address block that the letter
+template prints in the middle of page 1, and footnote text at page bottoms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from .errors import InputError
+
+# pdfium reports a hyphen at a line end as U+FFFE and joins the line; Ofsted
+# documents only break lines at real hyphens ("multi-agency"), so it is a hyphen.
+_CHAR_FIXES = str.maketrans({"\ufffe": "-", "\u00a0": " ", "\u2002": " ", "\u2003": " ",
+                             "\u2009": " ", "\x00": ""})
+
+# The end of a phone number that wrapped onto its own line inside the block.
+_PHONE_TAIL = re.compile(r"^\s*\d{3,5}\s*$")
+
+_PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?\d{1,3}(?:\s+of\s+\d{1,3})?\s*$", re.I)
+
+# One line of the Ofsted address/contact block (several templates over the years).
+_ADDRESS_LINE = re.compile(
+    r"^\s*(?:"
+    r"Ofsted|Piccadilly Gate|Store St(?:reet)?\.?|Manchester(?:,?\s*M1 2WD)?|M1 2WD|"
+    r"Aviation House|125 Kingsway|London,? WC2B 6SE|WC2B 6SE|Agora|6 Cumberland Place|"
+    r"Nottingham,? NG1 6HJ|NG1 6HJ|Freshford House.*|Redcliffe Way|Bristol,? BS1 6NL|"
+    r"(?:T|Tel|Direct T|Direct F|F):?\s*[0-9 ]{8,16}|Textphone:?\s*[0-9 ]{8,16}|"
+    r"(?:E:?\s*)?enquiries@ofsted\.gov\.uk|(?:W:?\s*)?www\.(?:gov\.uk/ofsted|ofsted\.gov\.uk)|"
+    r"(?:Direct email:?\s*)?\S+@ofsted\.gov\.uk"
+    r")\s*$",
+    re.I,
+)
+
+# Footnotes: "1 Ofsted produces this report ..." at the foot of a page, or a URL note.
+_FOOTNOTE_START = re.compile(r"^\s*\d{1,2}\s+(?:[A-Z]|www\.|https?://)")
+
+_DATE_START = re.compile(
+    r"^\s*\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _norm(line: str) -> str:
+    return _DIGITS.sub("#", line.strip().lower())
+
+
+def _running_lines(pages: list[list[str]], top: bool) -> set[str]:
+    """Normalised lines that recur at the top (or bottom) of at least 3 pages."""
+    if len(pages) < 3:
+        return set()
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        edge = lines[:3] if top else lines[-3:]
+        counts.update({_norm(l) for l in edge if l.strip()})
+    need = max(3, len(pages) // 3)
+    return {line for line, n in counts.items() if n >= need and len(line) > 1}
+
+
+def _strip_page(lines: list[str], headers: set[str], footers: set[str], first: bool) -> list[str]:
+    lines = list(lines)
+    # Leading furniture: page number, running header lines (any order, up to 4 lines).
+    for _ in range(4):
+        if lines and (not lines[0].strip() or _PAGE_NUMBER.match(lines[0])
+                      or (_norm(lines[0]) in headers and not first)):
+            lines.pop(0)
+        else:
+            break
+    for _ in range(4):
+        if lines and (not lines[-1].strip() or _PAGE_NUMBER.match(lines[-1])
+                      or _norm(lines[-1]) in footers):
+            lines.pop()
+        else:
+            break
+    return lines
+
+
+def _drop_address_blocks(lines: list[str]) -> list[str]:
+    """Remove runs of 3+ address-block lines (the block sits mid-text on page 1)."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and (_ADDRESS_LINE.match(lines[j]) or (j > i and (
+                not lines[j].strip() or _PHONE_TAIL.match(lines[j])))):
+            j += 1
+        # Trailing blank lines of the run are not part of it.
+        k = j
+        while k > i and not lines[k - 1].strip():
+            k -= 1
+        if sum(1 for l in lines[i:k] if l.strip()) >= 3:
+            i = k
+            continue
+        out.append(lines[i])
+        i += 1
+    return out
+
+
+_MARKER_LINE = re.compile(r"^\s*(\d{1,2})\s*$")
+_MARKER_TAIL = re.compile(r"[A-Za-z?)’'.:](\d{1,2})\s*$")
+
+
+def _footnote_markers(lines: list[str]) -> set[str]:
+    """Footnote numbers referenced on a page: a superscript that pdfium puts on a
+    line of its own ("What needs to improve?" / "1") or glued to a word ("board1")."""
+    found = set()
+    for line in lines:
+        match = _MARKER_LINE.match(line) or _MARKER_TAIL.search(line)
+        if match:
+            found.add(match.group(1))
+    return found
+
+
+def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
+    """Drop the footnote block at the foot of a page.
+
+    A footnote starts with a small number (not a date) that was referenced as a
+    marker earlier, or that follows a line ending a sentence. Numbered paragraphs
+    use "1." and are not matched.
+    """
+    for i in range(max(1, len(lines) - 8), len(lines)):
+        line = lines[i]
+        if _DATE_START.match(line):
+            continue
+        start = _FOOTNOTE_START.match(line) or _MARKER_LINE.match(line)
+        if not start:
+            continue
+        number = line.split()[0]
+        prev = lines[i - 1].rstrip()
+        if number in markers or prev == "" or prev.endswith((".", ":")):
+            return lines[:i]
+    return lines
+
+
+def clean_pages(raw_pages: list[str]) -> str:
+    """Join page texts into one text without page furniture."""
+    pages = [p.translate(_CHAR_FIXES).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+             for p in raw_pages]
+    headers = _running_lines(pages, top=True)
+    footers = _running_lines(pages, top=False)
+    kept: list[str] = []
+    markers: set[str] = set()
+    for index, lines in enumerate(pages):
+        lines = _strip_page(lines, headers, footers, first=index == 0)
+        lines = _drop_address_blocks(lines)
+        markers |= _footnote_markers(lines[:-3])
+        lines = _drop_footnotes(lines, markers)
+        # A footnote marker that pdfium set on a line of its own.
+        lines = [line for line in lines if not _MARKER_LINE.match(line)]
+        kept.extend(lines)
+    text = "\n".join(line.rstrip() for line in kept)
+    return text.strip("\n") + "\n"
+
+
+def extract_pdf(data: bytes, source: str) -> tuple[str, int]:
+    """Text of a PDF given as bytes, with furniture removed; and its page count."""
+    import pypdfium2 as pdfium  # imported here: loading pdfium is not free
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        reason = str(exc)
+        if "password" in reason.lower():
+            raise InputError("encrypted PDF", path=source,
+                             fix="save an unencrypted copy and run again") from None
+        raise InputError("unreadable PDF (damaged or truncated)", path=source,
+                         fix="download or export the PDF again") from None
+    try:
+        raw_pages = []
+        for page in pdf:
+            textpage = page.get_textpage()
+            raw_pages.append(textpage.get_text_range())
+            textpage.close()
+            page.close()
+        n_pages = len(raw_pages)
+    except pdfium.PdfiumError:
+        raise InputError("unreadable PDF page (damaged file)", path=source,
+                         fix="download or export the PDF again") from None
+    finally:
+        pdf.close()
+    letters = sum(1 for page in raw_pages for ch in page if ch.isalpha())
+    if n_pages == 0 or letters < 40 * n_pages ** 0.5:
+        raise InputError("no text layer: run OCR first", path=source,
+                         fix="the PDF holds only images; OCR it (e.g. ocrmypdf) and run again")
+    return clean_pages(raw_pages), n_pages

@@ -1,0 +1,169 @@
+"""The headings real Ofsted documents use, and what each means for its findings.
+
+A section has a *mode*:
+- ``fixed``: a list whose findings all take the heading's judgement (one finding
+  per bullet or per paragraph standing in the list);
+- ``narrative``: paragraphs split into sentences (bullets stay whole), each
+  judged from its own wording;
+- ``context``: information that judges nothing (local authority facts, what
+  the judgements mean, the inspection team) - no findings;
+- ``preamble`` / ``end``: before the findings start and after the sign-off.
+
+Headings are matched on their normalised text (lower case, straight quotes,
+single spaces) and must match whole, so a sentence that merely begins with the
+words of a heading is never taken for one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SectionRule:
+    pattern: re.Pattern
+    mode: str                     # fixed | narrative | context | end | preamble
+    judgement: str | None = None  # for fixed sections
+    level: int = 1                # 2: may nest under a level-1 judgement area
+
+
+GRADE = (r"(?:outstanding|good|adequate|inadequate|requires improvement(?: to be good)?|"
+         r"require improvement(?: to be good)?)")
+_GRADE_TAIL = rf"(?:\s*[:\-–]\s*|\s+is that (?:it|they) (?:is |are )?|\s+(?:is|are)\s+|\s+)({GRADE})"
+
+# Judgement areas of inspection reports; the grade may follow on the same line.
+_AREA = (
+    r"(?:the )?(?:"
+    r"experiences? and progress of (?:"
+    r"children who need help and protection|"
+    r"children (?:looked after|in care)(?: and achieving permanence| and care leavers)?|"
+    r"(?:children and young people|young people) (?:looked after|in care|leaving care)|"
+    r"care leavers)|"
+    r"impact of leaders on social work practice(?: with children and families)?|"
+    r"leadership,? management and governance|"
+    r"graded judg(?:e)?ment (?:for|about) (?:the )?(?:adoption performance|experiences? and progress "
+    r"of care leavers)|"
+    r"adoption performance|"
+    r"(?:the )?local safeguarding children board(?: \(lscb\))?|"
+    r"(?:the )?effectiveness of the (?:lscb|local safeguarding children board(?: \(lscb\))?)|"
+    r"overall effectiveness"
+    r")"
+)
+AREA_RE = re.compile(rf"({_AREA})(?:{_GRADE_TAIL})?")
+
+
+def _rule(pattern: str, mode: str, judgement: str | None = None, level: int = 1) -> SectionRule:
+    return SectionRule(re.compile(pattern), mode, judgement, level)
+
+
+RULES: tuple[SectionRule, ...] = (
+    # 2009-2012 unannounced inspection letters
+    _rule(r"(?:key )?strengths?", "fixed", "strength", 2),
+    _rule(r"(?:the )?service meets the requirements of statutory guidance in the following areas?:?",
+          "fixed", "meets_requirements"),
+    _rule(r".{0,160}\bwere delivered satisfactorily\b.{0,120}(?:in particular)?:?", "fixed",
+          "meets_requirements"),
+    _rule(r"(?:key )?areas? for development:?", "fixed", "development", 2),
+    _rule(r"areas? for improvement:?", "fixed", "development", 2),
+    _rule(r"areas?\s*\(?s?\)? for priority action:?|priority and immediate action", "fixed",
+          "priority_action", 2),
+    _rule(r"what needs to improve(?: in this area of social work practice| to be good| to become good"
+          r"| in (?:this|these) areas?(?: of social work practice)?)?\s*\??:?", "fixed", "development"),
+    _rule(r"what does the local authority need to (?:do to )?improve\??", "fixed", "development"),
+    _rule(r"recommendations?:?", "fixed", "development", 2),
+    # focused visits, reports
+    _rule(r"headline findings|overview|main findings|executive summary|summary of key findings|"
+          r"summary for children and young people|practice findings|evaluation of progress",
+          "narrative"),
+    _rule(r"summary|findings|inspection findings(?: [-–] the local safeguarding children board)?|"
+          r"key strengths and weaknesses of the lscb", "narrative", None, 2),
+    # context that judges nothing
+    _rule(r"(?:the )?local authority|information about this (?:local authority )?area|"
+          r"information about this local authority area|previous ofsted inspections|"
+          r"other ofsted inspections|local leadership|children living in this area|"
+          r"child protection in this area|children looked after in this area|"
+          r"other information about this area|information about this inspection|"
+          r"the inspection team|contents|judgement grade|"
+          r"what the inspection judg(?:e)?ments mean(?::? the (?:local authority|lscb))?|"
+          r"inspection judg(?:e)?ments about the (?:local authority|lscb)|"
+          r"the inspection judgements and what they mean|about this inspection|"
+          r"inspection judgements? and what (?:they|it) means?|local authority information",
+          "context"),
+    _rule(r"yours (?:sincerely|faithfully),?", "end"),
+)
+
+
+def normalise_heading(text: str) -> str:
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    text = " ".join(text.lower().split()).strip(" .")
+    # A footnote marker glued to the heading: "What needs to improve?1"
+    return re.sub(r"(?<=[a-z?:)])\d{1,2}$", "", text)
+
+
+@dataclass
+class HeadingMatch:
+    rule: SectionRule | None      # None for a judgement area
+    area: bool
+    grade: str | None
+
+
+def match_heading(text: str) -> HeadingMatch | None:
+    """The catalogue entry the whole of ``text`` matches, if any."""
+    norm = normalise_heading(text)
+    if not norm or len(norm) > 300:
+        return None
+    area = AREA_RE.fullmatch(norm)
+    if area:
+        return HeadingMatch(None, True, area.group(2))
+    for rule in RULES:
+        if rule.pattern.fullmatch(norm):
+            return HeadingMatch(rule, False, None)
+    return None
+
+
+GRADE_LINE = re.compile(rf"\s*(?:is that (?:it|they) (?:is |are )?|is |are )?{GRADE}\.?\s*", re.I)
+
+
+def grade_name(text: str | None) -> str | None:
+    """A grade as a stable value: outstanding, good, requires_improvement, inadequate."""
+    if not text:
+        return None
+    low = text.lower()
+    for name in ("outstanding", "inadequate", "good"):
+        if low.startswith(name) or low.endswith(name) and "improvement" not in low:
+            return name
+    if "improvement" in low:
+        return "requires_improvement"
+    if "adequate" in low:
+        return "adequate"
+    return None
+
+
+# Paragraphs that are template text, never findings. The first group also ends
+# the findings: what follows is sign-off, copy list or back matter.
+ENDING = re.compile(
+    r"^(?:ofsted will take the findings|yours (?:sincerely|faithfully)|i am copying this letter|"
+    r"we are copying this letter|this letter will be published|"
+    r"the office for standards in education|copy:|cc:|© crown copyright)|"
+    # web-page footers and credits of saved pages
+    r"\b(?:website design(?:ed)? by|web design by|market research by|all rights reserved|"
+    r"privacy (?:policy|notice)|cookie (?:policy|settings)|terms (?:and|&) conditions|back to top|"
+    r"share this page|is this page useful)\b",
+    re.I,
+)
+BOILERPLATE = re.compile(
+    r"(?:will be specifically considered in (?:any|the) (?:future|next) inspection|"
+    r"^we have notified the department for education|"
+    r"^(?:if you would like a copy|you may (?:re-?use|copy) (?:this information|all or parts)|"
+    r"interested in our work|this (?:report|publication) is available at)|"
+    r"^from the evidence gathered,? the following|"
+    # the inspection's legal basis and method
+    r"^this letter (?:summarises|contains|sets out)|carried out under section \d+|"
+    r"^(?:it|this) will contribute to (?:the|ofsted)|^i would like to thank|"
+    r"^(?:this visit|the methodology for this visit) was (?:carried out )?in line with|"
+    r"^(?:her|his) majesty['’]s chief inspector of education|"
+    r"\bidentified the following areas? for priority action|"
+    r"^the inspection identified (?:areas of strength|one area|a number of areas|no areas))",
+    re.I,
+)

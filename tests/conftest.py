@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+CORPUS = REPO / "corpus"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SEED_FILES = {
+    "swindon_2011": SEEDS / "000_36e5fbfbba0ee66f.txt",
+    "press_summary": SEEDS / "001_cfbf27595307e4ec.txt",
+    "sandwell_2011": SEEDS / "002_484b3e865a9b4e6e.txt",
+    "wandsworth_2011": SEEDS / "003_ea257c52f45a74c1.txt",
+    "gloucestershire_2010": SEEDS / "004_b7a4537e86bd4f88.txt",
+}
+
+
+def golden_lines(segmented) -> list[str]:
+    """The golden-file form of a segmented letter: metadata, then one line per finding."""
+    info = segmented.info
+    head = {"kind": info.kind, "authority": info.authority, "letter_date": info.letter_date,
+            "inspection_start": info.inspection_start, "inspection_end": info.inspection_end,
+            "inspector": info.inspector, "warnings": segmented.warnings}
+    lines = [json.dumps(head, ensure_ascii=False, sort_keys=True)]
+    for f in segmented.findings:
+        lines.append(json.dumps({
+            "index": f.index, "section": f.section, "subsection": f.subsection,
+            "judgement": f.judgement, "grade": f.grade, "unit": f.unit,
+            "paragraph": f.paragraph, "start": f.start, "end": f.end, "text": f.text,
+        }, ensure_ascii=False, sort_keys=True))
+    return lines
+
+
+def check_golden(name: str, segmented) -> None:
+    """Compare with tests/golden/<name>.jsonl; UPDATE_GOLDEN=1 rewrites it (review the diff)."""
+    path = GOLDEN / f"{name}.jsonl"
+    lines = golden_lines(segmented)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == expected[0], "letter metadata differs from the golden file"
+    for got, want in zip(lines[1:], expected[1:]):
+        assert got == want
+    assert len(lines) == len(expected), f"{len(lines) - 1} findings, golden has {len(expected) - 1}"
+
+
+@pytest.fixture
+def runner():
+    from typer.testing import CliRunner
+
+    return CliRunner()

@@ -1,0 +1,226 @@
+"""Every input format, each from a file the test makes, and every bad input
+(exit code 1, one line naming the file, no output file left behind)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from makers import LETTER_LINES, encrypt_pdf, make_docx, make_govuk_html, make_pdf
+from pipeline.cli import app
+from pipeline.errors import InputError
+from pipeline.ingest import read_document
+from pipeline.segment import segment_document
+
+EXPECTED = [
+    ("Headline findings", "strength",
+     "Children receive a timely response when they are referred to children's social care."),
+    ("Headline findings", "development",
+     "Supervision is not always regular and managers do not record their decisions."),
+    ("What needs to improve in this area of social work practice?", "development",
+     "The regularity and recording of supervision."),
+    ("What needs to improve in this area of social work practice?", "development",
+     "The quality of pathway plans for care leavers."),
+    ("Main findings", "strength",
+     "Thresholds are well understood by partners, and contacts are screened promptly."),
+]
+
+
+def letter_text(quote: str = "'") -> str:
+    """The test letter as plain text, paragraphs separated by blank lines."""
+    return "\n\n".join(line.replace("'", quote) for line in LETTER_LINES) + "\n"
+
+
+def findings_of(path):
+    seg = segment_document(read_document(path))
+    return [(f.section, f.judgement, f.text) for f in seg.findings], seg
+
+
+def assert_expected(found, quote="'"):
+    want = [(s, j, t.replace("'", quote)) for s, j, t in EXPECTED]
+    assert found == want
+
+
+def test_pdf(tmp_path):
+    path = tmp_path / "letter.pdf"
+    path.write_bytes(make_pdf([LETTER_LINES[:12], LETTER_LINES[12:]]))
+    found, seg = findings_of(path)
+    assert_expected(found)
+    assert seg.document.pages == 2
+    assert seg.info.authority == "Exampleshire" and seg.info.letter_date == "2024-03-12"
+
+
+def test_pdf_page_furniture_is_removed(tmp_path):
+    header = "Focused visit to Exampleshire children's services"
+    pages = [
+        LETTER_LINES[:11] + ["Ofsted", "Piccadilly Gate", "Store Street", "Manchester",
+                             "M1 2WD", "T 0300 123 1231", "enquiries@ofsted.gov.uk"],
+        ["2", header] + LETTER_LINES[11:16],
+        ["3", header] + LETTER_LINES[16:],
+    ]
+    path = tmp_path / "furniture.pdf"
+    path.write_bytes(make_pdf(pages))
+    doc = read_document(path)
+    assert "Piccadilly" not in doc.text and "\n2\n" not in doc.text
+    found, _ = findings_of(path)
+    assert_expected(found)
+
+
+@pytest.mark.parametrize("encoding,prefix", [
+    ("utf-8", b""),
+    ("utf-8", b"\xef\xbb\xbf"),
+    ("utf-16", b""),          # Python writes the BOM itself
+    ("utf-16-le", b"\xff\xfe"),
+])
+def test_text_encodings(tmp_path, encoding, prefix):
+    path = tmp_path / f"letter-{encoding}.txt"
+    path.write_bytes(prefix + letter_text("’").encode(encoding))
+    found, seg = findings_of(path)
+    assert_expected(found, "’")
+    assert not seg.document.text.startswith("\ufeff")
+
+
+def test_windows_1252_with_smart_quotes(tmp_path):
+    path = tmp_path / "letter-cp1252.txt"
+    path.write_bytes(letter_text("’").encode("cp1252"))
+    assert b"\x92" in path.read_bytes()  # the smart quote is the cp1252 byte
+    found, seg = findings_of(path)
+    assert_expected(found, "’")
+    assert any("Windows-1252" in w for w in seg.warnings)
+
+
+HEADINGS = ("Headline findings", "Main findings",
+            "What needs to improve in this area of social work practice?")
+
+
+def letter_structure():
+    """The test letter as (role, text): role heading, bullet or paragraph."""
+    for line in LETTER_LINES:
+        if line in HEADINGS:
+            yield "heading", line
+        elif line.startswith("- "):
+            yield "bullet", line[2:]
+        else:
+            yield "paragraph", line
+
+
+def test_docx(tmp_path):
+    styles = {"heading": "Heading1", "bullet": "ListBullet", "paragraph": "Normal"}
+    path = tmp_path / "letter.docx"
+    path.write_bytes(make_docx([(styles[role], text) for role, text in letter_structure()]))
+    found, _ = findings_of(path)
+    assert_expected(found)
+
+
+def test_saved_govuk_html_page(tmp_path):
+    tags = {"heading": "h2", "bullet": "li", "paragraph": "p"}
+    path = tmp_path / "report.html"
+    path.write_text(make_govuk_html("Exampleshire focused visit",
+                                    [(tags[role], text) for role, text in letter_structure()]),
+                    encoding="utf-8")
+    found, seg = findings_of(path)
+    assert_expected(found)
+    assert "Cookies" not in seg.document.text and "Crown copyright" not in seg.document.text
+
+
+def bad_inputs(tmp_path):
+    pdf = make_pdf([LETTER_LINES])
+    cases = {
+        "empty.txt": b"",
+        "blank.txt": b"  \n\t\n  ",
+        "binary.txt": bytes(range(256)) * 8,
+        "truncated.pdf": pdf[: len(pdf) // 3],
+        "encrypted.pdf": encrypt_pdf(pdf),
+        "scan.pdf": make_pdf([LETTER_LINES], with_text=False),
+        "notapdf.pdf": b"<html>not a pdf</html>",
+        "notazip.docx": b"PK but not really a zip file" * 10,
+        "letter.rtf": b"{\\rtf1 hello}",
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    return cases
+
+
+EXPECTED_MESSAGES = {
+    "empty.txt": "empty file",
+    "blank.txt": "empty file",
+    "binary.txt": "binary data",
+    "truncated.pdf": "unreadable PDF",
+    "encrypted.pdf": "encrypted PDF",
+    "scan.pdf": "no text layer: run OCR first",
+    "notapdf.pdf": "not a PDF",
+    "notazip.docx": "not a valid DOCX",
+    "letter.rtf": "unknown file type",
+}
+
+
+def test_bad_inputs_raise_named_errors(tmp_path):
+    bad_inputs(tmp_path)
+    for name, message in EXPECTED_MESSAGES.items():
+        with pytest.raises(InputError) as info:
+            read_document(tmp_path / name)
+        assert message in str(info.value)
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_MESSAGES))
+def test_cli_bad_input_exit_1_one_line_no_output(tmp_path, runner, name):
+    bad_inputs(tmp_path)
+    good = tmp_path / "good.txt"
+    good.write_text(letter_text(), encoding="utf-8")
+    out = tmp_path / "out" / "findings.jsonl"
+    out.parent.mkdir()
+    result = runner.invoke(app, ["segment", str(good), str(tmp_path / name), "--out", str(out)])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0] and EXPECTED_MESSAGES[name] in lines[0]
+    assert "Traceback" not in result.output
+    assert list(out.parent.iterdir()) == []  # nothing written, no temporary file left
+
+
+def test_cli_missing_path(tmp_path, runner):
+    result = runner.invoke(app, ["segment", str(tmp_path / "nope.pdf"), "--out",
+                                 str(tmp_path / "f.jsonl")])
+    assert result.exit_code == 1
+    assert "nope.pdf" in result.stderr and "no such file" in result.stderr
+
+
+def test_cli_segment_jsonl_and_csv(tmp_path, runner):
+    letters = tmp_path / "letters" / "sub"
+    letters.mkdir(parents=True)
+    (letters / "a letter.txt").write_text(letter_text(), encoding="utf-8")
+    (letters / "notes.xyz").write_text("ignored in folders", encoding="utf-8")
+    out = tmp_path / "findings.jsonl"
+    result = runner.invoke(app, ["segment", str(tmp_path / "letters"), "--out", str(out),
+                                 "--texts", str(tmp_path / "texts")])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["text"] for r in records] == [t for _, _, t in EXPECTED]
+    first = records[0]
+    assert first["id"] == "a_letter#0000" and first["letter_id"] == "a_letter"
+    assert first["source"].endswith("a letter.txt") and first["kind"] == "focused_visit"
+    text = (tmp_path / "texts" / "a_letter.txt").read_text(encoding="utf-8")
+    for r in records:
+        assert " ".join(text[r["start"]:r["end"]].split()).lstrip("- ") == r["text"]
+
+    csv_out = tmp_path / "findings.csv"
+    result = runner.invoke(app, ["segment", str(tmp_path / "letters"), "--format", "csv",
+                                 "--out", str(csv_out)])
+    assert result.exit_code == 0
+    import csv
+
+    rows = list(csv.DictReader(open(csv_out, encoding="utf-8")))
+    assert [r["text"] for r in rows] == [r["text"] for r in records]
+    assert rows[0]["judgement"] == "strength"
+
+
+def test_same_stem_in_two_folders_gets_two_ids(tmp_path, runner):
+    for folder, extra in (("a", ""), ("b", "\nExtra line.\n")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "letter.txt").write_text(letter_text() + extra, encoding="utf-8")
+    out = tmp_path / "f.jsonl"
+    assert runner.invoke(app, ["segment", str(tmp_path / "a"), str(tmp_path / "b"),
+                               "--out", str(out)]).exit_code == 0
+    ids = {json.loads(l)["letter_id"] for l in out.read_text().splitlines()}
+    assert len(ids) == 2 and "letter" in ids
