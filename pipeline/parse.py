@@ -20,7 +20,7 @@ from .judgement import judge_wording
 from .letter import LetterInfo, read_letter_info
 from .sections import (BOILERPLATE, ENDING, GRADE_LINE, HeadingMatch, grade_name,
                        match_heading)
-from .sentences import sentence_spans
+from .sentences import ends_with_abbreviation, sentence_spans
 
 # ---------------------------------------------------------------- lines
 
@@ -199,7 +199,8 @@ def build_blocks(text: str, lines: list[Line | None], layout: Layout) -> list[Bl
         body = line.body(text)
         prev_line = current.lines[-1] if current else None
         prev_body = prev_line.body(text) if prev_line else ""
-        prev_terminal = bool(_TERMINAL.search(prev_body)) if prev_line else True
+        prev_terminal = (bool(_TERMINAL.search(prev_body)) and not ends_with_abbreviation(prev_body)
+                         if prev_line else True)
         at_boundary = current is None or current.kind == "heading" or gap or prev_terminal
 
         # Page-break and wrap repair first: a line that starts in lower case

@@ -61,5 +61,15 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def ends_with_abbreviation(text: str) -> bool:
+    """True if ``text`` ends with an abbreviation's full stop ("e.g.", "Mr.")."""
+    text = text.rstrip()
+    if not text.endswith("."):
+        return False
+    word = _WORD_BEFORE.search(text, 0, len(text) - 1)
+    token = word.group(1).lower() if word else ""
+    return token in _ABBREVIATIONS or token.rstrip(".") in _ABBREVIATIONS
+
+
 def split_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]

@@ -13,5 +13,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
+# (this machine's pip configuration warns about absent local mirrors on every
+# package; those lines are dropped, everything else pip says is kept)
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    -c constraints.txt -e ".[dev]"
+    -c constraints.txt -e ".[dev]" 2>&1 | { grep -v '^WARNING: Location' || true; }
