@@ -19,7 +19,7 @@ from typing import Iterator
 from .errors import InputError
 
 PDF_EXTENSIONS = {".pdf"}
-TEXT_EXTENSIONS = {".txt", ".text", ".md"}
+TEXT_EXTENSIONS = {".txt", ".text"}
 DOCX_EXTENSIONS = {".docx"}
 HTML_EXTENSIONS = {".html", ".htm"}
 SUPPORTED = PDF_EXTENSIONS | TEXT_EXTENSIONS | DOCX_EXTENSIONS | HTML_EXTENSIONS

@@ -32,7 +32,9 @@ _MARKER = re.compile(
     rf"(?P<number>\d{{1,3}})[.)](?:[ \t]+|(?=[A-Z‘'\"(]))"
     rf")"
 )
-_TERMINAL = re.compile(r"(?:[.!?:;][\"'’”)\]]*|[.!?]\s*\([^()]{1,60}\)[.;]?)\s*$")
+# A line that ends a sentence; also an annotation line such as
+# "(enabler two, national framework)" that closes the sentence above it.
+_TERMINAL = re.compile(r"(?:[.!?:;][\"'’”)\]]*|[.!?]\s*\([^()]{1,60}\)[.;]?|^\s*\([^()]{1,60}\)[.;]?)\s*$")
 _QUESTION_HEADING = re.compile(r"^(?:what|how|why|where|when|which|who|is|are|does|do)\b", re.I)
 _PARENTHETICAL = re.compile(r"^\([^()]{1,40}\)[.;]?$")
 _SENTENCE_END = re.compile(r"[.!?][\"'’”)\]]*\s*$")
@@ -333,6 +335,7 @@ class Finding:
     end: int
     paragraph: int
     unit: str                    # bullet | paragraph | sentence
+    judged_by: str = "wording"   # heading (the section gives it) | wording
 
 
 _LEAD_IN = re.compile(
@@ -357,7 +360,8 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo,
         findings.append(Finding(
             index=len(findings), section=top.heading, subsection=sub.heading if sub else None,
             judgement=judgement, grade=section_.grade, text=body, start=start, end=end,
-            paragraph=paragraph, unit=unit))
+            paragraph=paragraph, unit=unit,
+            judged_by="heading" if section_.judgement else "wording"))
 
     for n, block in enumerate(blocks):
         section = sub or top
@@ -395,9 +399,17 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo,
                     and joined.rstrip().endswith(":"):
                 sub = Section(joined.strip(), section.mode, section.judgement, section.grade)
                 continue
-            judgement = section.judgement or judge_wording(joined)
-            add(section, judgement, joined.strip(), offsets[0], offsets[-1] + 1,
-                "bullet" if block.kind == "item" else "paragraph")
+            ending = next((s for s, e in sentence_spans(joined) if ENDING.search(joined[s:e])), None)
+            if ending is not None:
+                # The closing template line ran on from the last bullet.
+                joined = joined[:ending].rstrip()
+                offsets = offsets[:len(joined)]
+            if joined:
+                judgement = section.judgement or judge_wording(joined)
+                add(section, judgement, joined.strip(), offsets[0], offsets[-1] + 1,
+                    "bullet" if block.kind == "item" else "paragraph")
+            if ending is not None:
+                top, sub = Section(None, "end"), None
             continue
         spans = sentence_spans(joined)
         if introduces_list and spans:

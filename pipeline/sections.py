@@ -59,7 +59,8 @@ def _rule(pattern: str, mode: str, judgement: str | None = None, level: int = 1)
 
 RULES: tuple[SectionRule, ...] = (
     # 2009-2012 unannounced inspection letters
-    _rule(r"(?:key )?strengths?", "fixed", "strength", 2),
+    _rule(r"(?:key )?strengths?|(?:the )?(?:local authority|lscb|board|council)'?s? strengths",
+          "fixed", "strength", 2),
     _rule(r"(?:the )?service meets the requirements of statutory guidance in the following areas?:?",
           "fixed", "meets_requirements"),
     _rule(r".{0,160}\bwere delivered satisfactorily\b.{0,120}(?:in particular)?:?", "fixed",

@@ -36,7 +36,8 @@ def letter_id(doc: Document) -> str:
 
 
 FIELDS = ["id", "letter_id", "source", "kind", "authority", "letter_date", "inspection_start",
-          "inspection_end", "inspector", "section", "subsection", "judgement", "grade", "unit",
+          "inspection_end", "inspector", "section", "subsection", "judgement", "judged_by", "grade",
+          "unit",
           "paragraph", "text", "start", "end", "sha256"]
 
 
@@ -57,6 +58,7 @@ def finding_records(seg: Segmented, lid: str | None = None) -> Iterator[dict]:
             "section": f.section,
             "subsection": f.subsection,
             "judgement": f.judgement,
+            "judged_by": f.judged_by,
             "grade": f.grade,
             "unit": f.unit,
             "paragraph": f.paragraph,

@@ -33,7 +33,7 @@ def golden_lines(segmented) -> list[str]:
     for f in segmented.findings:
         lines.append(json.dumps({
             "index": f.index, "section": f.section, "subsection": f.subsection,
-            "judgement": f.judgement, "grade": f.grade, "unit": f.unit,
+            "judgement": f.judgement, "judged_by": f.judged_by, "grade": f.grade, "unit": f.unit,
             "paragraph": f.paragraph, "start": f.start, "end": f.end, "text": f.text,
         }, ensure_ascii=False, sort_keys=True))
     return lines

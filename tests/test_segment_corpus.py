@@ -29,6 +29,8 @@ FURNITURE = re.compile(
     r"Piccadilly Gate|Store Street|M1 2WD|Textphone|enquiries@ofsted|www\.gov\.uk/ofsted|"
     r"Aviation House|WC2B 6SE|Inspection of [\w ,&’'-]+ local authority children’s services\s*\d|"
     r"© Crown copyright|\b\d{1,2} to \d{1,2} \w+ \d{4} \d{1,2}\b")
+TEMPLATE = re.compile(r"(?i)will take the findings|specifically considered|yours sincerely|"
+                      r"this letter summarises|carried out under section \d+")
 TERMINAL = re.compile(r"[.!?:;][\"'’”)\]]*$|\([^()]{1,60}\)[.;]?$")
 
 
@@ -62,6 +64,7 @@ def test_findings_are_clean(name):
     assert len(findings) >= 15
     for f in findings:
         assert not FURNITURE.search(f.text), f.text
+        assert not TEMPLATE.search(f.text), f.text
     for f, nxt in zip(findings, findings[1:] + [None]):
         if f.unit != "sentence":
             continue

@@ -1,0 +1,136 @@
+"""Labelled findings: reading and checking gold labels, and drawing samples to label.
+
+A gold record keeps the finding's text, letter and judgement as well as its
+themes, so labels survive later changes to segmentation (they are matched by
+letter and text, not by index). Files are JSONL, or CSV with a ``text`` column
+and ``themes`` as ``;``-separated ids.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import LabelsError
+from .judgement import JUDGEMENTS
+from .themes import Taxonomy
+
+DEFAULT_GOLD = Path("labels/gold.jsonl")
+
+
+@dataclass
+class LabelledFinding:
+    id: str
+    letter_id: str
+    text: str
+    themes: list[str]
+    judgement: str | None = None
+    extra: dict = field(default_factory=dict)
+    line: int | None = None
+
+
+def iter_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of a JSONL or CSV file; malformed lines are errors."""
+    path = Path(path)
+    if not path.exists():
+        raise LabelsError("file not found", path=str(path), fix="check the path")
+    if path.suffix.lower() == ".csv":
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or "text" not in reader.fieldnames:
+                raise LabelsError("CSV has no 'text' column", path=str(path), line=1,
+                                  fix="name the column of finding texts 'text'")
+            for row in reader:
+                yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+        return
+    with open(path, encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise LabelsError(f"malformed JSON ({exc.msg})", path=str(path), line=number,
+                                  fix="each line must be one JSON object") from None
+            if not isinstance(record, dict):
+                raise LabelsError("a line must be a JSON object", path=str(path), line=number,
+                                  fix="write one {...} object per line")
+            yield number, record
+
+
+def _theme_list(value, path, line, taxonomy: Taxonomy) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = [v.strip() for v in value.replace(",", ";").split(";") if v.strip()]
+    if not isinstance(value, list):
+        raise LabelsError("'themes' must be a list of theme ids", path=str(path), line=line,
+                          fix='write e.g. "themes": ["timeliness", "planning"]')
+    return sorted({taxonomy.check(v, path, line) for v in value})
+
+
+def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool = False,
+                  need_every_theme: bool = False) -> list[LabelledFinding]:
+    """Labelled findings of ``path``, every line checked.
+
+    Errors name the file and line: malformed line, unknown theme, duplicate id,
+    empty text, bad judgement; with ``need_every_theme``, a theme of the
+    taxonomy with no example at all.
+    """
+    records: list[LabelledFinding] = []
+    first_line: dict[str, int] = {}
+    for line, row in iter_rows(path):
+        text = (row.get("text") or "").strip()
+        if not text:
+            raise LabelsError("empty text", path=str(path), line=line,
+                              fix="every labelled finding needs its text")
+        rid = str(row.get("id") or "").strip() or f"{Path(path).stem}#{line}"
+        if rid in first_line:
+            raise LabelsError(f"duplicate id {rid!r} (first on line {first_line[rid]})",
+                              path=str(path), line=line, fix="give every finding its own id")
+        first_line[rid] = line
+        if "themes" not in row:
+            raise LabelsError("no 'themes' field", path=str(path), line=line,
+                              fix="add the finding's themes (an empty list if it has none)")
+        themes = _theme_list(row.get("themes"), path, line, taxonomy)
+        judgement = row.get("judgement") or None
+        if judgement is not None and judgement not in JUDGEMENTS:
+            raise LabelsError(f"unknown judgement {judgement!r}", path=str(path), line=line,
+                              fix=f"use one of {', '.join(JUDGEMENTS)}")
+        if need_judgement and judgement is None:
+            raise LabelsError("no judgement", path=str(path), line=line,
+                              fix=f"add one of {', '.join(JUDGEMENTS)}")
+        letter = str(row.get("letter_id") or rid.split("#")[0])
+        extra = {k: v for k, v in row.items()
+                 if k not in ("id", "letter_id", "text", "themes", "judgement")}
+        records.append(LabelledFinding(rid, letter, text, themes, judgement, extra, line))
+    if need_every_theme:
+        present = {t for r in records for t in r.themes}
+        missing = [t for t in taxonomy.ids if t not in present]
+        if missing:
+            raise LabelsError(f"no examples of theme(s) {', '.join(missing)}", path=str(path),
+                              fix="label some findings with them, or remove the theme from "
+                                  f"{taxonomy.path}")
+    return records
+
+
+def sample_per_letter(findings: Iterable[dict], per_letter: int, seed: int) -> list[dict]:
+    """``per_letter`` findings drawn at random within each letter (all if fewer).
+
+    The draw for a letter depends only on the seed and the letter id, so adding
+    letters does not change the samples of the others.
+    """
+    by_letter: dict[str, list[dict]] = {}
+    for record in findings:
+        by_letter.setdefault(record["letter_id"], []).append(record)
+    chosen: list[dict] = []
+    for letter in sorted(by_letter):
+        items = by_letter[letter]
+        rng = random.Random(f"{seed}:{letter}")
+        picked = items if len(items) <= per_letter else rng.sample(items, per_letter)
+        chosen.extend(sorted(picked, key=lambda r: r["id"]))
+    return chosen
