@@ -85,7 +85,40 @@ def segment_command(
 
 
 class Method(str, Enum):
+    combined = "combined"
     rules = "rules"
+
+
+PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="Stage parameters (YAML).")
+
+
+@app.command("train")
+@expected_errors
+def train_command(
+    labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", "-l",
+                                help="Labelled findings: JSONL or CSV with 'text' and 'themes' "
+                                     "(';'-separated in CSV), optional 'judgement'."),
+    out_dir: Path = typer.Option(Path("models"), "--out-dir", help="Where to write the models."),
+    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
+    patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Train the theme classifier and the judgement classifier from labelled findings.
+
+    Writes models/themes.joblib and models/judgement.joblib, each with a .meta.json
+    (library versions, params, label set, training-data hash, artifact sha256).
+
+    Example:
+
+        safeguarding-themes train --labels labels/gold.jsonl --out-dir models
+    """
+    from .params import load_params
+    from .themes import load_taxonomy
+    from .train import run_train
+
+    typer.echo(run_train(labels, out_dir, load_params(params, "train"), load_taxonomy(themes),
+                         patterns), err=True)
+
 
 
 @app.command("tag")
@@ -96,7 +129,10 @@ def tag_command(
                                             "split: JSONL or CSV with a 'text' column (and "
                                             "optional 'id', kept)."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the tagged findings."),
-    method: Method = typer.Option(Method.rules, "--method", "-m", help="How themes are assigned."),
+    method: Method = typer.Option(Method.combined, "--method", "-m",
+                                  help="combined: the trained model weighing words and rule matches "
+                                       "(needs models/); rules: the patterns alone."),
+    models: Path = typer.Option(Path("models"), "--models", help="Folder of the trained models."),
     output_format: OutputFormat = typer.Option(OutputFormat.jsonl, "--format", "-f",
                                                help="jsonl or csv."),
     themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
@@ -107,16 +143,170 @@ def tag_command(
 
     Example:
 
-        safeguarding-themes tag seeds --method rules --out tagged.jsonl
+        safeguarding-themes tag seeds --out tagged.jsonl
 
         safeguarding-themes tag --findings spreadsheet.csv --format csv --out tagged.csv
+
+        safeguarding-themes tag letter.pdf --method rules --out tagged.jsonl
     """
-    from .tag import build_tagger, run_tag
+    from .tag import build_tagger, check_tag_inputs, run_tag
     from .themes import load_taxonomy
 
-    tagger = build_tagger(load_taxonomy(themes), patterns, method.value)
+    check_tag_inputs(paths or [], findings)
+    tagger = build_tagger(load_taxonomy(themes), patterns, method.value, models)
     typer.echo(run_tag(tagger, out, output_format.value, paths=paths or [], findings=findings,
                        progress=not quiet), err=True)
+
+
+@app.command("evaluate")
+@expected_errors
+def evaluate_command(
+    labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", "-l", help="Labelled findings."),
+    metrics: Path = typer.Option(Path("reports/metrics.json"), "--metrics", help="Metrics JSON "
+                                 "(for 'dvc metrics show/diff')."),
+    plots: Path = typer.Option(Path("reports/plots"), "--plots", help="Folder for plot data "
+                               "(for 'dvc plots')."),
+    report: Optional[Path] = typer.Option(Path("reports/evaluation.md"), "--report",
+                                          help="Markdown tables."),
+    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
+    patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
+    params: Path = PARAMS_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages."),
+) -> None:
+    """Cross-validate rules alone, model alone and the combined tagger, grouped by letter
+    (no letter in both training and test folds), and the judgement classifier.
+
+    Example:
+
+        safeguarding-themes evaluate --metrics reports/metrics.json --plots reports/plots
+    """
+    from .evaluate import run_evaluate
+    from .params import load_params
+    from .themes import load_taxonomy
+
+    all_params = load_params(params)
+    folds = all_params.get("evaluate", {}).get("folds", 5)
+
+    def progress(done, total):
+        if not quiet:
+            typer.echo(f"evaluate: fold {done}/{total} done", err=True)
+
+    typer.echo(run_evaluate(labels, metrics, plots, report, all_params.get("train", {}), folds,
+                            load_taxonomy(themes), patterns, progress), err=True)
+
+
+@app.command("suggest")
+@expected_errors
+def suggest_command(
+    paths: List[Path] = typer.Argument(None, help="Letters or folders to draw findings from."),
+    findings: Optional[Path] = typer.Option(None, "--findings", help="Or: findings from 'segment' "
+                                            "(JSONL/CSV)."),
+    out: Path = typer.Option(Path("to-label.csv"), "--out", "-o", help="CSV for a spreadsheet."),
+    top: int = typer.Option(100, "--top", min=1, help="How many findings to suggest."),
+    labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", help="Gold labels (findings "
+                                "already labelled are left out)."),
+    models: Path = typer.Option(Path("models"), "--models", help="Folder of the trained models."),
+    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
+    patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
+) -> None:
+    """Rank unlabelled findings by how much labelling them would help (the model's
+    uncertainty) and export the top ones to CSV, to label in a spreadsheet.
+
+    Example:
+
+        safeguarding-themes suggest new-letters/ --top 200 --out to-label.csv
+    """
+    from .labelling import run_suggest
+    from .tag import build_tagger, read_findings_file
+    from .themes import load_taxonomy
+
+    tagger = build_tagger(load_taxonomy(themes), patterns, "combined", models)
+    records = _findings_from(paths, findings)
+    typer.echo(run_suggest(tagger, records, labels, out, top), err=True)
+
+
+def _findings_from(paths, findings) -> list[dict]:
+    from .errors import InputError
+    from .tag import letter_records, read_findings_file
+
+    if bool(paths) == bool(findings):
+        raise InputError("give letters or --findings FILE, not both or neither",
+                         fix="see --help")
+    if findings is not None:
+        return read_findings_file(findings, keep_judgement=True)
+    return [r for letter in letter_records(paths) for r in letter]
+
+
+labels_app = typer.Typer(help="Work with the gold labels.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("import")
+@expected_errors
+def labels_import_command(
+    table: Path = typer.Argument(..., help="The CSV (or JSONL) from 'suggest', with 'themes' filled in."),
+    labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", help="Gold labels to add to."),
+    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
+    replace: bool = typer.Option(False, "--replace", help="Relabel findings already in the gold labels."),
+) -> None:
+    """Add labelled rows to the gold labels, every row checked first (themes, judgement,
+    ids); rows with an empty 'themes' cell are left for later.
+
+    Example:
+
+        safeguarding-themes labels import to-label.csv
+    """
+    from .labelling import run_import
+    from .themes import load_taxonomy
+
+    typer.echo(run_import(table, labels, load_taxonomy(themes), replace), err=True)
+
+
+@labels_app.command("audit")
+@expected_errors
+def labels_audit_command(
+    labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", help="Gold labels."),
+    out: Path = typer.Option(Path("audit.csv"), "--out", "-o", help="CSV of suspect labels."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Keep the N strongest disagreements."),
+    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
+    patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """List gold labels that the out-of-fold model disagrees with strongly (likely
+    labelling errors), strongest first, for a second look against the guidelines.
+
+    Example:
+
+        safeguarding-themes labels audit --top 100 --out audit.csv
+    """
+    from .labelling import run_audit
+    from .params import load_params
+    from .themes import load_taxonomy
+
+    all_params = load_params(params)
+    typer.echo(run_audit(labels, out, all_params.get("train", {}),
+                         all_params.get("evaluate", {}).get("folds", 5), load_taxonomy(themes),
+                         patterns, top), err=True)
+
+
+@app.command("summarise")
+@expected_errors
+def summarise_command(
+    tagged: Path = typer.Argument(..., help="Tagged findings (the output of 'tag')."),
+    out: Path = typer.Option(Path("summary"), "--out", "-o", help="Folder for the summaries."),
+    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
+) -> None:
+    """Theme summaries of tagged findings: per theme, findings by judgement and the share
+    of letters.
+
+    Example:
+
+        safeguarding-themes summarise tagged.jsonl --out summary/
+    """
+    from .summarise import run_summarise
+    from .themes import load_taxonomy
+
+    typer.echo(run_summarise(tagged, out, load_taxonomy(themes)), err=True)
 
 
 rules_app = typer.Typer(help="Inspect the rule patterns.", no_args_is_help=True)

@@ -11,15 +11,18 @@ offsets into the finding, its words and the rule id.
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from .errors import LabelsError
 from .labelset import iter_rows
 from .themes import Taxonomy
 
 DEFAULT_PATTERNS = Path("labels/patterns.jsonl")
+_HYPHEN = re.compile(r"(?<=\w)[-‐‑–](?=\w)")
 SPANS_KEY = "themes"
 VETO_PREFIX = "veto:"
 
@@ -33,9 +36,73 @@ class Pattern:
     line: int
     path: str = str(DEFAULT_PATTERNS)
 
-    def spacy_pattern(self) -> dict:
+    def spacy_patterns(self, lexicon: "Lexicon") -> list[tuple[str | None, dict]]:
+        """(phrase attribute, span_ruler entry) pairs for this rule.
+
+        The span_ruler's Matcher tests every token pattern at every token: with
+        these patterns it cost ~2 ms a finding, its phrase matcher ~5 us. So a
+        token pattern of LEMMA/LOWER tokens (plain or ``IN`` lists, optional) is
+        compiled into the lemma sequences it can match, for a phrase matcher on
+        lemmas (one phrase per lemma, not per word form: ten times fewer phrases
+        to build); one of ORTH tokens into exact word sequences. A LOWER token
+        that allows some forms of a lemma but not others makes the lemma phrases
+        match more than the pattern: ``Lexicon.checks`` then names the rule, and
+        its matches are checked against the pattern itself. Others (wildcards)
+        stay token patterns (attribute None).
+        """
         label = (VETO_PREFIX + self.label) if self.veto else self.label
-        return {"label": label, "pattern": self.pattern, "id": self.id}
+        if isinstance(self.pattern, str):
+            compiled = ("LOWER", [self.pattern])
+        else:
+            compiled = _phrases(self.pattern, lexicon, self.id)
+        if compiled is None:
+            return [(None, {"label": label, "pattern": self.pattern, "id": self.id})]
+        attr, phrases = compiled
+        return [(attr, {"label": label, "pattern": phrase, "id": self.id}) for phrase in phrases]
+
+
+class Lexicon:
+    """The lookup lemma table both ways (word -> lemma, lemma -> every word), and
+    what compiling patterns to lemma phrases needs to know about the tokenizer."""
+
+    def __init__(self, table, tokenizer=None):
+        self.table = table
+        self.tokenizer = tokenizer
+        self._words: dict[str, set[str]] | None = None
+        self._single: dict[str, bool] = {}
+        # rule id -> slots, for rules whose lemma phrases match more than the pattern
+        self.checks: dict[str, list[tuple[str, frozenset, bool]]] = {}
+
+    def lemma_of(self, word: str) -> str:
+        return self.table.get(word, word)
+
+    def words_for(self, lemma: str) -> set[str]:
+        """Every lower-case word the lemmatizer gives ``lemma`` for."""
+        if self._words is None:
+            words: dict[str, set[str]] = {}
+            for key, value in self.table.items():
+                words.setdefault(value, set()).add(key)
+            self._words = words
+        found = set(self._words.get(lemma, ()))
+        if self.lemma_of(lemma) == lemma:
+            found.add(lemma)
+        return found
+
+    def one_token(self, word: str) -> bool:
+        """Whether the tokenizer keeps ``word`` whole ("children's" is two tokens,
+        so a token pattern's "children's" never matched anything)."""
+        if self.tokenizer is None:
+            return True
+        if word not in self._single:
+            self._single[word] = len(self.tokenizer(word)) == 1
+        return self._single[word]
+
+    def representative(self, lemma: str) -> str | None:
+        """A word whose lemma is ``lemma`` (the lemma itself where it is its own)."""
+        words = sorted(w for w in self.words_for(lemma) if self.one_token(w))
+        if lemma in words:
+            return lemma
+        return words[0] if words else None
 
 
 @dataclass
@@ -56,6 +123,94 @@ class RuleResult:
     @property
     def themes(self) -> list[str]:
         return sorted(t for t, spans in self.evidence.items() if spans)
+
+
+_MAX_PHRASES = 50_000
+
+
+def _phrases(pattern: list[dict], lexicon: Lexicon, rule_id: str = "") -> tuple[str, list[str]] | None:
+    """(attribute, phrases) that match what ``pattern`` matches, or None.
+
+    LEMMA and LOWER tokens become lemma phrases (attribute LEMMA); ORTH tokens
+    exact word phrases (ORTH). Where a LOWER token leaves out forms of one of its
+    lemmas, the rule is registered in ``lexicon.checks`` with its slots."""
+    attrs = set()
+    slots: list[list[str | None]] = []
+    check: list[tuple[str, frozenset, bool]] = []
+    exact = True
+    for token in pattern:
+        keys = [k for k in token if k != "OP"]
+        op = token.get("OP")
+        if len(keys) != 1 or op not in (None, "?"):
+            return None
+        attr, value = keys[0], token[keys[0]]
+        values = value.get("IN") if isinstance(value, dict) and set(value) == {"IN"} else (
+            [value] if isinstance(value, str) else None)
+        if not values or not all(isinstance(v, str) for v in values):
+            return None
+        if attr == "ORTH":
+            words = {v for v in values if lexicon.one_token(v)}
+            attrs.add("ORTH")
+        elif attr in ("LEMMA", "LOWER"):
+            attrs.add("LEMMA")
+            if attr == "LEMMA":
+                lemmas = {v.lower() for v in values}
+                check.append(("LEMMA", frozenset(lemmas), op == "?"))
+            else:
+                lower = {v.lower() for v in values if lexicon.one_token(v.lower())}
+                lemmas = {lexicon.lemma_of(w) for w in lower}
+                if any(not lexicon.words_for(lemma) <= lower for lemma in lemmas):
+                    exact = False
+                check.append(("LOWER", frozenset(lower), op == "?"))
+            words = {w for w in (lexicon.representative(lemma) for lemma in lemmas) if w}
+        else:
+            return None
+        slot: list[str | None] = sorted(words)
+        if op == "?":
+            slot.append(None)
+        slots.append(slot)
+    if len(attrs) != 1:
+        return None
+    count = 1
+    for slot in slots:
+        count *= len(slot)
+    if count > _MAX_PHRASES:
+        return None
+    phrases = {" ".join(w for w in combo if w) for combo in itertools.product(*slots)}
+    phrases.discard("")
+    attr = attrs.pop()
+    if attr == "LEMMA" and not exact:
+        lexicon.checks[rule_id] = check
+    return attr, sorted(phrases)
+
+
+def fits(tokens: Sequence[tuple[str, str]], slots: Sequence[tuple[str, frozenset, bool]]) -> bool:
+    """Whether (lower, lemma) tokens match the slots (attribute, values, optional) exactly."""
+    def match(i: int, j: int) -> bool:
+        if j == len(slots):
+            return i == len(tokens)
+        attr, values, optional = slots[j]
+        if optional and match(i, j + 1):
+            return True
+        if i < len(tokens) and tokens[i][0 if attr == "LOWER" else 1] in values:
+            return match(i + 1, j + 1)
+        return False
+
+    return match(0, 0)
+
+
+def _token_values(pattern: list[dict]) -> Iterator[str]:
+    """Every string a token pattern compares words with (plain, IN and NOT_IN lists)."""
+    for token in pattern:
+        for key, value in token.items():
+            if key == "OP":
+                continue
+            if isinstance(value, str):
+                yield value
+            elif isinstance(value, dict):
+                for listed in value.values():
+                    if isinstance(listed, list):
+                        yield from (v for v in listed if isinstance(v, str))
 
 
 def load_patterns(path: str | Path, taxonomy: Taxonomy) -> list[Pattern]:
@@ -82,10 +237,19 @@ def load_patterns(path: str | Path, taxonomy: Taxonomy) -> list[Pattern]:
             if not pattern.strip():
                 raise LabelsError(f"rule {rule_id!r}: empty phrase", path=str(path),
                                   line=number, fix="give the phrase to match")
+            # the text is matched with hyphens between words read as spaces: so is the phrase
+            pattern = _HYPHEN.sub(" ", pattern)
         elif not (isinstance(pattern, list) and pattern and all(isinstance(t, dict) for t in pattern)):
             raise LabelsError(f"rule {rule_id!r}: invalid pattern", path=str(path), line=number,
                               fix="a pattern is a phrase string or a list of token specs "
                                   '(e.g. [{"LEMMA": "delay"}])')
+        if isinstance(pattern, list):
+            for value in _token_values(pattern):
+                if _HYPHEN.search(value):
+                    raise LabelsError(
+                        f"rule {rule_id!r}: token value {value!r} can never match", path=str(path),
+                        line=number, fix="hyphens between words are read as spaces before matching: "
+                                         "write the words as separate tokens")
         patterns.append(Pattern(rule_id, label, pattern, bool(row.get("veto")), number, str(path)))
     return patterns
 
@@ -113,30 +277,62 @@ def _register_lemmatizer() -> None:
         return LowerLookupLemmatizer(nlp.vocab, None, name, mode="lookup", overwrite=overwrite)
 
 
+def lemma_table() -> dict[str, str]:
+    """English word -> lemma, from the spacy-lookups-data package (installed, not downloaded)."""
+    import importlib.resources
+
+    import srsly
+
+    path = importlib.resources.files("spacy_lookups_data") / "data" / "en_lemma_lookup.json.gz"
+    with importlib.resources.as_file(path) as file:
+        return srsly.read_gzip_json(file)
+
+
 def build_nlp(patterns: Sequence[Pattern]):
-    """spacy.blank("en") with the lookup lemmatizer and a span_ruler holding ``patterns``."""
+    """spacy.blank("en") with the lookup lemmatizer and span_rulers holding ``patterns``;
+    returns the pipeline and the rules whose matches must be checked (``fits``)."""
     import spacy
-    from spacy.lookups import load_lookups
+    from spacy.lookups import Lookups
 
     _register_lemmatizer()
     nlp = spacy.blank("en")
     lemmatizer = nlp.add_pipe("lower_lookup_lemmatizer")
-    lemmatizer.lookups = load_lookups("en", ["lemma_lookup"])
-    ruler = nlp.add_pipe("span_ruler", config={"spans_key": SPANS_KEY, "validate": True,
-                                                "phrase_matcher_attr": "LOWER",
-                                                "overwrite": False})
+    table = lemma_table()
+    lookups = Lookups()
+    lookups.add_table("lemma_lookup", table)
+    lemmatizer.lookups = lookups
+    lexicon = Lexicon(table, nlp.tokenizer)
+    # span_rulers writing to the same spans: lemma phrases (most rules), lower-case
+    # phrases (which also runs the few token patterns) and case-sensitive phrases.
+    # A ruler is only added when it gets patterns (an empty one warns on every call).
+    names = {"LEMMA": "span_ruler_lemma", "LOWER": "span_ruler", "ORTH": "span_ruler_orth"}
+    rulers: dict[str, object] = {}
+
+    def ruler(attr: str):
+        if attr not in rulers:
+            rulers[attr] = nlp.add_pipe("span_ruler", name=names[attr], config={
+                "spans_key": SPANS_KEY, "validate": True, "phrase_matcher_attr": attr,
+                "overwrite": False})
+        return rulers[attr]
+
     for pattern in patterns:
         try:
-            # Phrase patterns are matched on LOWER: make them without running the
-            # lemmatizer (faster, and spaCy warns otherwise).
-            with nlp.select_pipes(disable=["lower_lookup_lemmatizer"]):
-                ruler.add_patterns([pattern.spacy_pattern()])
+            entries = pattern.spacy_patterns(lexicon)
+            for attr in ("LEMMA", "LOWER", "ORTH"):
+                group = [e for a, e in entries if a == attr or (attr == "LOWER" and a is None)]
+                if group:
+                    target = ruler(attr)
+                    # phrases need the tokenizer (and, for lemma phrases, the lemmatizer):
+                    # the other pipes stay off while adding
+                    keep = {names[attr]} | ({"lower_lookup_lemmatizer"} if attr == "LEMMA" else set())
+                    with nlp.select_pipes(disable=[n for n in nlp.pipe_names if n not in keep]):
+                        target.add_patterns(group)
         except Exception as exc:  # spaCy raises ValueError/MatchPatternError with a long report
             reason = str(exc).strip().splitlines()[-1][:160]
             raise LabelsError(f"rule {pattern.id!r}: invalid spaCy pattern ({reason})",
                               line=pattern.line, path=pattern.path,
                               fix="see https://spacy.io/usage/rule-based-matching") from None
-    return nlp
+    return nlp, lexicon.checks
 
 
 class RuleTagger:
@@ -145,29 +341,50 @@ class RuleTagger:
     def __init__(self, patterns: Sequence[Pattern], taxonomy: Taxonomy):
         self.patterns = list(patterns)
         self.taxonomy = taxonomy
-        self.nlp = build_nlp(self.patterns)
+        self.nlp, self.checks = build_nlp(self.patterns)
 
-    def results(self, doc) -> RuleResult:
+    def results(self, doc, original: str | None = None) -> RuleResult:
+        original = doc.text if original is None else original
         evidence: dict[str, list[Evidence]] = {t: [] for t in self.taxonomy.ids}
         vetoes: dict[str, list[tuple[int, int]]] = {}
+        checks = self.checks
         for span in doc.spans[SPANS_KEY]:
+            slots = checks.get(span.id_)
+            if slots is not None and not fits([(t.lower_, t.lemma_) for t in span], slots):
+                continue  # the lemma phrase allowed a word form the pattern does not
             label = span.label_
             if label.startswith(VETO_PREFIX):
                 vetoes.setdefault(label[len(VETO_PREFIX):], []).append((span.start_char, span.end_char))
             elif label in evidence:
-                evidence[label].append(Evidence(span.start_char, span.end_char, span.text, span.id_))
+                evidence[label].append(Evidence(span.start_char, span.end_char,
+                                                original[span.start_char:span.end_char], span.id_))
         for theme, blocked in vetoes.items():
             if theme in evidence:
                 evidence[theme] = [e for e in evidence[theme]
                                    if not any(a < e.end and e.start < b for a, b in blocked)]
-        for theme in evidence:
-            evidence[theme].sort(key=lambda e: (e.start, e.end, e.rule))
+        for theme, spans in evidence.items():
+            # a pattern with optional words matches "improvements have" and
+            # "improvements have been made" alike: keep only the longest of a rule's spans
+            spans = [e for e in spans
+                     if not any(o is not e and o.rule == e.rule and o.start <= e.start and e.end <= o.end
+                                and (o.end - o.start) > (e.end - e.start) for o in spans)]
+            evidence[theme] = sorted({(e.start, e.end, e.rule): e for e in spans}.values(),
+                                     key=lambda e: (e.start, e.end, e.rule))
         return RuleResult({t: spans for t, spans in evidence.items() if spans})
 
+    def _docs(self, texts: Iterable[str], batch_size: int):
+        """Parsed texts, hyphens between words read as spaces ("early-help" is
+        "early help"): one pattern then covers both spellings, and patterns need
+        no optional hyphen tokens, which made matching several times slower.
+        The replacement keeps every offset, so evidence is cut from the original."""
+        originals = list(texts)
+        normalised = (_HYPHEN.sub(" ", t) for t in originals)
+        return zip(originals, self.nlp.pipe(normalised, batch_size=batch_size))
+
     def tag(self, texts: Iterable[str], batch_size: int = 256) -> list[RuleResult]:
-        return [self.results(doc) for doc in self.nlp.pipe(texts, batch_size=batch_size)]
+        return [self.results(doc, original) for original, doc in self._docs(texts, batch_size)]
 
     def matches(self, texts: Iterable[str], batch_size: int = 256):
         """Per text, every raw match (including vetoed and veto spans): (rule id, label, start, end)."""
-        for doc in self.nlp.pipe(texts, batch_size=batch_size):
+        for _, doc in self._docs(texts, batch_size):
             yield [(s.id_, s.label_, s.start_char, s.end_char) for s in doc.spans[SPANS_KEY]]

@@ -20,33 +20,129 @@ from .labelset import iter_rows
 from .rules import RuleTagger
 from .themes import Taxonomy
 
-METHODS = ("rules",)
+METHODS = ("combined", "rules")
 
 
 @dataclass
 class Tagger:
-    """Everything needed to tag: the taxonomy and the rule tagger."""
+    """Everything needed to tag: taxonomy, rules and (for ``combined``) the models."""
     taxonomy: Taxonomy
     rules: RuleTagger
     method: str = "rules"
+    model: object | None = None          # the theme Pipeline
+    model_meta: dict | None = None
+    judgement: object | None = None      # the judgement Pipeline, if it measured better
+    judgement_meta: dict | None = None
 
     def tag_records(self, records: Sequence[dict]) -> list[dict]:
-        """The records with themes, scores, evidence and sources added."""
+        """The records with themes, scores, evidence and sources added.
+
+        Records of one letter come in order, so a sentence's paragraph and the
+        sentence before it (which the model reads) are found among them.
+        """
+        if not records:
+            return []
         results = self.rules.tag([r["text"] for r in records])
-        out = []
-        for record, result in zip(records, results):
-            themes = result.themes
-            tagged = dict(record)
-            tagged["themes"] = themes
-            tagged["scores"] = {t: (1.0 if t in themes else 0.0) for t in sorted(self.taxonomy.ids)}
-            tagged["evidence"] = {t: [e.as_dict() for e in result.evidence[t]] for t in themes}
-            tagged["sources"] = {t: "rules" for t in themes}
-            tagged["method"] = self.method
-            out.append(tagged)
+        out = [dict(r) for r in records]
+        if self.method == "rules":
+            for record, result in zip(out, results):
+                themes = result.themes
+                record["themes"] = themes
+                record["scores"] = {t: (1.0 if t in themes else 0.0) for t in sorted(self.taxonomy.ids)}
+                record["evidence"] = {t: [e.as_dict() for e in result.evidence[t]] for t in themes}
+                record["sources"] = {t: "rules" for t in themes}
+                record["method"] = self.method
+            return out
+
+        inputs, proba, text_only = self.score(records, results)
+        ids = list(self.taxonomy.ids)
+        for i, (record, result, model_input) in enumerate(zip(out, results, inputs)):
+            themes, evidence, sources = decide(self.model, ids, model_input, proba[i], text_only[i],
+                                               result, self.thresholds)
+            record["themes"] = themes
+            record["scores"] = {t: round(float(proba[i, j]), 4) for j, t in sorted(enumerate(ids), key=lambda x: x[1])}
+            record["evidence"] = evidence
+            record["sources"] = sources
+            record["method"] = self.method
+        self._judge(out)
         return out
 
+    @property
+    def thresholds(self):
+        return self.model.named_steps["classifier"].thresholds_
 
-def read_findings_file(path: str | Path) -> list[dict]:
+    def score(self, records: Sequence[dict], results=None):
+        """Model inputs, calibrated scores and scores without the rules' contribution."""
+        from .dataset import model_record, section_of
+
+        if results is None:
+            results = self.rules.tag([r["text"] for r in records])
+        contexts, previous = paragraph_context(records)
+        inputs = [model_record(r["text"], c, p, section_of(r), res)
+                  for r, c, p, res in zip(records, contexts, previous, results)]
+        features = self.model.named_steps["features"].transform(inputs)
+        classifier = self.model.named_steps["classifier"]
+        return inputs, classifier.predict_proba(features), classifier.text_only_proba(features)
+
+    def _judge(self, records: list[dict]) -> None:
+        """Judgement of findings no heading judges, by the judgement model where it measured better."""
+        if self.judgement is None or not (self.judgement_meta or {}).get("use_model"):
+            return
+        targets = [r for r in records if r.get("judged_by", "wording") == "wording"]
+        if not targets:
+            return
+        predicted = self.judgement.predict([{"text": r["text"]} for r in targets])
+        for record, judgement in zip(targets, predicted):
+            record["judgement"] = str(judgement)
+            record["judged_by"] = "model"
+
+
+def decide(model, ids: Sequence[str], model_input: dict, proba, text_only, rule_result,
+           thresholds) -> tuple[list[str], dict, dict]:
+    """The combined tagger's themes for one finding, with evidence and sources: what
+    `tag` writes and what `evaluate` measures.
+
+    A theme is tagged when its calibrated score reaches its threshold. Its evidence is
+    the rules' spans where a rule fired (source ``both`` if the model tags it without the
+    rule features too, else ``rules``); otherwise the finding's words that weighed most
+    for it (source ``model``). A theme no word of the finding speaks for (only its
+    paragraph does) is not tagged: every tag must show its evidence."""
+    from .model import explain
+
+    themes, evidence, sources = [], {}, {}
+    for j, theme in enumerate(ids):
+        if proba[j] < thresholds[j]:
+            continue
+        if theme in rule_result.evidence:
+            spans = [e.as_dict() for e in rule_result.evidence[theme]]
+            sources[theme] = "both" if text_only[j] >= thresholds[j] else "rules"
+        else:
+            spans = [e.as_dict() for e in explain(model, model_input, j)]
+            if not spans:
+                continue
+            sources[theme] = "model"
+        themes.append(theme)
+        evidence[theme] = spans
+    return sorted(themes), {t: evidence[t] for t in sorted(evidence)}, {t: sources[t] for t in sorted(sources)}
+
+
+def paragraph_context(records: Sequence[dict]) -> tuple[list[str | None], list[str | None]]:
+    """For each sentence finding: its paragraph's text and the sentence before it."""
+    paragraphs: dict[tuple, list[int]] = {}
+    for i, r in enumerate(records):
+        if r.get("unit") == "sentence" and r.get("paragraph") is not None:
+            paragraphs.setdefault((r.get("letter_id"), r["paragraph"]), []).append(i)
+    contexts: list[str | None] = [r.get("context") for r in records]
+    previous: list[str | None] = [r.get("previous") for r in records]
+    for members in paragraphs.values():
+        text = " ".join(records[i]["text"] for i in members)
+        for n, i in enumerate(members):
+            contexts[i] = text
+            previous[i] = records[members[n - 1]]["text"] if n else ""
+    return contexts, previous
+
+
+def read_findings_file(path: str | Path, keep_judgement: bool = False) -> list[dict]:
     """Findings already split (a spreadsheet of findings): JSONL or CSV with a
     ``text`` column; ``id`` kept when present, otherwise file stem and row."""
     path = Path(path)
@@ -59,6 +155,9 @@ def read_findings_file(path: str | Path) -> list[dict]:
         record = {k: v for k, v in row.items() if k not in ("themes", "scores", "evidence", "sources")}
         record["id"] = str(row.get("id") or f"{path.stem}#{line:04d}")
         record["text"] = text
+        if keep_judgement and record.get("judgement") and record.get("judged_by"):
+            records.append(record)  # findings from 'segment' keep their section's judgement
+            continue
         if "judgement" in record and record["judgement"]:
             record["judgement_given"] = record["judgement"]
         # No heading gives findings of a spreadsheet their judgement: read it from the words.
@@ -73,12 +172,29 @@ def read_findings_file(path: str | Path) -> list[dict]:
     return records
 
 
-def build_tagger(taxonomy: Taxonomy, patterns_path: str | Path, method: str = "rules") -> Tagger:
+def build_tagger(taxonomy: Taxonomy, patterns_path: str | Path, method: str = "combined",
+                 models_dir: str | Path = "models") -> Tagger:
+    from .artifacts import load_model
     from .rules import load_patterns
+    from .train import JUDGEMENT_ARTIFACT, THEMES_ARTIFACT
 
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}", fix=f"use one of {', '.join(METHODS)}")
-    return Tagger(taxonomy, RuleTagger(load_patterns(patterns_path, taxonomy), taxonomy), method)
+    rules = RuleTagger(load_patterns(patterns_path, taxonomy), taxonomy)
+    if method == "rules":
+        return Tagger(taxonomy, rules, method)
+    from .errors import ModelError
+
+    models_dir = Path(models_dir)
+    model, meta = load_model(models_dir / THEMES_ARTIFACT, expect_kind="themes")
+    if list(meta.get("themes", [])) != list(taxonomy.ids):
+        raise ModelError(f"the model's themes differ from {taxonomy.path}",
+                         path=str(models_dir / THEMES_ARTIFACT),
+                         fix="retrain with 'safeguarding-themes train' after changing the taxonomy")
+    judgement, judgement_meta = None, None
+    if (models_dir / JUDGEMENT_ARTIFACT).exists():
+        judgement, judgement_meta = load_model(models_dir / JUDGEMENT_ARTIFACT, expect_kind="judgement")
+    return Tagger(taxonomy, rules, method, model, meta, judgement, judgement_meta)
 
 
 def letter_records(paths: Iterable[str | Path]) -> Iterator[list[dict]]:
@@ -93,8 +209,15 @@ def letter_records(paths: Iterable[str | Path]) -> Iterator[list[dict]]:
 
 
 TAG_FIELDS = ["id", "letter_id", "source", "kind", "authority", "letter_date", "section",
-              "judgement", "judged_by", "grade", "text", "themes", "scores", "evidence", "sources",
-              "start", "end"]
+              "subsection", "judgement", "judged_by", "grade", "text", "themes", "scores", "evidence",
+              "sources", "method", "start", "end"]
+
+
+def check_tag_inputs(paths: Sequence[Path], findings: Path | None) -> None:
+    """Before any model is loaded: letters or a findings file, exactly one."""
+    if bool(paths) == bool(findings):
+        raise InputError("give letters to tag or --findings FILE, not both or neither",
+                         fix="see 'safeguarding-themes tag --help'")
 
 
 def run_tag(tagger: Tagger, out: Path, output_format: str = "jsonl",
@@ -104,12 +227,10 @@ def run_tag(tagger: Tagger, out: Path, output_format: str = "jsonl",
     from .outputs import atomic_text, dumps, write_csv
     from .progress import progress_bar
 
-    if bool(paths) == bool(findings):
-        raise InputError("give letters to tag or --findings FILE, not both or neither",
-                         fix="see 'safeguarding-themes tag --help'")
+    check_tag_inputs(paths, findings)
     started = time.perf_counter()
     if findings is not None:
-        batches: Iterable[list[dict]] = [read_findings_file(findings)]
+        batches: Iterable[list[dict]] = [read_findings_file(findings, keep_judgement=True)]
         total = 1
         extra_fields = sorted({k for r in batches[0] for k in r} - set(TAG_FIELDS))
     else:

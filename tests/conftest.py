@@ -57,3 +57,10 @@ def runner():
     from typer.testing import CliRunner
 
     return CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def away_from_the_repository(tmp_path_factory, monkeypatch):
+    """Run every test from an empty directory, so that default relative paths
+    (models/, labels/...) cannot reach the repository's real files."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

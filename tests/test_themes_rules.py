@@ -78,7 +78,7 @@ def test_a_new_theme_is_picked_up_from_the_files(tmp_path, taxonomy):
         encoding="utf-8")
     bigger = load_taxonomy(tmp_path / "themes.yaml")
     assert "housing" in bigger.ids and len(bigger.ids) == len(taxonomy.ids) + 1
-    tagger = build_tagger(bigger, tmp_path / "patterns.jsonl")
+    tagger = build_tagger(bigger, tmp_path / "patterns.jsonl", method="rules")
     [record] = tagger.tag_records([{"id": "x", "text": "Families lose their tenancies."}])
     assert record["themes"] == ["housing"] and "housing" in record["scores"]
 
@@ -235,7 +235,7 @@ def test_sampling_is_random_within_each_letter_and_reproducible():
 # ---------------------------------------------------------------- findings files and tag CLI
 
 def test_findings_file_jsonl_and_csv_keep_ids(tmp_path, taxonomy):
-    tagger = build_tagger(taxonomy, PATTERNS)
+    tagger = build_tagger(taxonomy, PATTERNS, method="rules")
     jsonl = tmp_path / "f.jsonl"
     jsonl.write_text(json.dumps({"id": "row-7", "text": "Caseloads are too high.", "team": "A"})
                      + "\n" + json.dumps({"text": "Children are seen alone."}) + "\n",
@@ -277,8 +277,8 @@ def test_cli_tag_letters_and_findings(tmp_path, runner):
     table = tmp_path / "in.csv"
     table.write_text("id,text\nq1,Thresholds are not applied consistently.\n", encoding="utf-8")
     out_csv = tmp_path / "tagged.csv"
-    result = runner.invoke(app, ["tag", "--findings", str(table), "--format", "csv", "--out",
-                                 str(out_csv), "--themes", str(THEMES), "--patterns", str(PATTERNS)])
+    result = runner.invoke(app, ["tag", "--findings", str(table), "--format", "csv", "--method",
+                                 "rules", "--out", str(out_csv), "--themes", str(THEMES), "--patterns", str(PATTERNS)])
     assert result.exit_code == 0, result.output
     row = next(csv.DictReader(open(out_csv, encoding="utf-8")))
     assert row["id"] == "q1" and row["themes"] == "thresholds" and row["judgement"] == "development"
@@ -342,3 +342,58 @@ def test_cli_rules_report(tmp_path, runner):
         if scores["support"] >= 5:
             assert scores["recall"] >= 0.6, theme
     assert "## Per rule" in out.read_text()
+
+
+# ---------------------------------------------------------------- compiled patterns
+
+def reference_tagger(patterns, taxonomy):
+    """The patterns as plain spaCy token patterns in one span_ruler: what they mean."""
+    import spacy
+    from spacy.lookups import Lookups
+
+    from pipeline.rules import SPANS_KEY, VETO_PREFIX, _register_lemmatizer, lemma_table
+
+    _register_lemmatizer()
+    nlp = spacy.blank("en")
+    lemmatizer = nlp.add_pipe("lower_lookup_lemmatizer")
+    lookups = Lookups()
+    lookups.add_table("lemma_lookup", lemma_table())
+    lemmatizer.lookups = lookups
+    ruler = nlp.add_pipe("span_ruler", config={"spans_key": SPANS_KEY, "overwrite": False})
+    ruler.add_patterns([{"label": (VETO_PREFIX if p.veto else "") + p.label, "pattern": p.pattern,
+                         "id": p.id} for p in patterns])
+    reference = RuleTagger.__new__(RuleTagger)
+    reference.patterns, reference.taxonomy, reference.nlp, reference.checks = patterns, taxonomy, nlp, {}
+    return reference
+
+
+def load_seed_findings() -> list[dict]:
+    from pipeline.segment import finding_records, segment_paths
+
+    return [r for seg in segment_paths(sorted(SEED_FILES.values())) for r in finding_records(seg)]
+
+
+def spans(result):
+    return {(theme, e.start, e.end, e.rule) for theme, found in result.evidence.items() for e in found}
+
+
+def test_compiled_patterns_match_exactly_what_the_token_patterns_match(taxonomy):
+    """The tagger compiles token patterns to lemma phrases for speed; on every seed
+    finding it must find the same spans as spaCy running the patterns themselves."""
+    patterns = load_patterns(PATTERNS, taxonomy)
+    texts = [r["text"] for r in load_seed_findings()]
+    fast = RuleTagger(patterns, taxonomy)
+    reference = reference_tagger(patterns, taxonomy)
+    assert fast.checks, "some rules need their lemma-phrase matches checked"
+    for text, a, b in zip(texts, fast.tag(texts), reference.tag(texts)):
+        assert spans(a) == spans(b), text
+
+
+def test_a_lower_token_that_allows_one_form_only_is_respected(tmp_path, taxonomy):
+    """{"LOWER": "plans"} must not match "planned", though both have the lemma "plan"."""
+    (tmp_path / "p.jsonl").write_text(json.dumps(
+        {"id": "planning/plans-are", "label": "planning",
+         "pattern": [{"LOWER": "plans"}, {"LEMMA": "be"}, {"LOWER": "clear"}]}) + "\n", encoding="utf-8")
+    tagger = RuleTagger(load_patterns(tmp_path / "p.jsonl", taxonomy), taxonomy)
+    hit, miss, lemma = tagger.tag(["Plans were clear.", "Planned is clear.", "Plan is clear."])
+    assert hit.themes == ["planning"] and miss.themes == [] and lemma.themes == []

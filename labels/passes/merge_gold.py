@@ -6,8 +6,17 @@ How the gold set was made (see labels/README.md):
   seed 2026) from `safeguarding-themes segment corpus`.
 - pass1_seeds.jsonl: first pass over the seeds; pass1_batch1-5.jsonl: first pass
   over the corpus sample (five annotators, 18 documents each).
+- round2_batch1-6.jsonl: a second random sample, 12 more findings per document drawn
+  from those not yet labelled (seed 2027; todo_round2_batch*.jsonl), six annotators.
+- round3_batch1-6.jsonl: a third, the same way (seed 2028; todo_round3_batch*.jsonl).
+- round4_batch1-6.jsonl: a fourth (seed 2029), drawn by `sample_round.py 4 2029`
+  after the rule patterns were frozen, so the rules had never seen them.
 - pass2.jsonl: an independent second pass over 250 findings (220 corpus, 30 seed).
 - adjudication.jsonl: the decision on every finding where the passes disagreed.
+- todo_audit.jsonl / audit_relabel.jsonl: the 300 gold findings the audit
+  (`safeguarding-themes labels audit`) flagged most, relabelled blind (the labeller
+  saw neither the gold label nor the model's); audit_adjudication.jsonl: the
+  decision, read against the guidelines, wherever the two differed.
 - judgement_fixes.jsonl: judgements copied from a heading that a segmentation
   error had attached to the wrong section (the error is fixed in the parser).
 """
@@ -27,27 +36,58 @@ for name in ("seeds", "corpus"):
     for r in rows(f"data/segmented/{name}.jsonl"):
         segmented[r["id"]] = r
 todo = {}
-for path in sorted(P.glob("todo_batch*.jsonl")):
+for path in sorted(P.glob("todo_*batch*.jsonl")):
     for r in rows(path):
         todo[r["id"]] = r
 adjudicated = {r["id"]: r for r in rows(P / "adjudication.jsonl")}
 fixes = {r["id"]: r for r in rows(P / "judgement_fixes.jsonl")}
 second = {r["id"] for r in rows(P / "pass2.jsonl")}
+audited = {r["id"] for r in rows(P / "audit_relabel.jsonl")}
+audit_decisions = {r["id"]: r for r in rows(P / "audit_adjudication.jsonl")}
 
 gold = []
+paragraphs = {}
+for r in segmented.values():
+    paragraphs.setdefault((r["letter_id"], r["paragraph"]), []).append(r["text"])
 for r in rows(P / "pass1_seeds.jsonl"):
-    gold.append({**r, "labelled_by": "pass1:main"})
-for batch in range(1, 6):
-    for r in rows(P / f"pass1_batch{batch}.jsonl"):
+    seg = segmented[r["id"]]
+    record = {**r, "labelled_by": "pass1:main", "section": seg["section"],
+              "subsection": seg["subsection"]}
+    context = " ".join(paragraphs[(seg["letter_id"], seg["paragraph"])])
+    if seg["unit"] == "sentence" and context != seg["text"]:
+        record["context"] = context
+    gold.append(record)
+labelled = set()
+# round 1: 12 findings per corpus document; round 2: 12 more, drawn from the rest
+for pass_file, label_set, prefix in (
+        [(P / f"pass1_batch{b}.jsonl", "corpus-sample", f"pass1:batch{b}") for b in range(1, 6)]
+        + [(P / f"round2_batch{b}.jsonl", "corpus-sample-2", f"round2:batch{b}") for b in range(1, 7)]
+        + [(P / f"round3_batch{b}.jsonl", "corpus-sample-3", f"round3:batch{b}") for b in range(1, 7)]
+        + [(P / f"round4_batch{b}.jsonl", "corpus-sample-4", f"round4:batch{b}") for b in range(1, 7)]):
+    if not pass_file.exists():
+        continue
+    for r in rows(pass_file):
         t = todo[r["id"]]
         source = "corpus/" + t["letter_id"] + ".pdf"
-        gold.append({"id": r["id"], "letter_id": t["letter_id"], "source": source,
-                     "section": t["subsection"] or t["section"], "text": t["text"],
-                     "judgement": r["judgement"],
-                     "judged_by": "heading" if t["heading_judgement"] else "annotator",
-                     "themes": sorted(r["themes"]), "set": "corpus-sample",
-                     "labelled_by": f"pass1:batch{batch}",
-                     **({"note": r["note"]} if r.get("note") else {})})
+        # Ids are the finding ids at sampling time; segmentation changed between the
+        # rounds, so round-2 ids carry their round to stay unique.
+        round_tag = {"corpus-sample": None, "corpus-sample-2": "#r2-", "corpus-sample-3": "#r3-",
+                     "corpus-sample-4": "#r4-"}[label_set]
+        gold_id = r["id"] if round_tag is None else r["id"].replace("#", round_tag)
+        record = {"id": gold_id, "letter_id": t["letter_id"], "source": source,
+                  "section": t["section"], "subsection": t["subsection"], "text": t["text"],
+                  "judgement": r["judgement"],
+                  "judged_by": "heading" if t["heading_judgement"] else "annotator",
+                  "themes": sorted(r["themes"]), "set": label_set, "labelled_by": prefix}
+        if t.get("paragraph_context") and t["paragraph_context"] != t["text"]:
+            record["context"] = t["paragraph_context"]
+        if r.get("note"):
+            record["note"] = r["note"]
+        if label_set != "corpus-sample" and (record["letter_id"], record["text"]) in labelled:
+            print("skipped, labelled in round 1 already:", gold_id)
+            continue
+        labelled.add((record["letter_id"], record["text"]))
+        gold.append(record)
 for record in gold:
     if record["judged_by"] == "wording":
         record["judged_by"] = "annotator"
@@ -57,12 +97,23 @@ for record in gold:
         decision = adjudicated[record["id"]]
         record.update(themes=sorted(decision["themes"]), judgement=decision["judgement"],
                       resolved=True, resolution=decision["reason"])
+    record["audited"] = record["id"] in audited
+    if record["id"] in audit_decisions:
+        decision = audit_decisions[record["id"]]
+        record.update(themes=sorted(decision["themes"]), judgement=decision["judgement"],
+                      audit_resolution=f"{decision['kept']}: {decision['reason']}")
     if record["id"] in fixes:
         record.update(judgement=fixes[record["id"]]["judgement"], judged_by="annotator"
                       if "narrative" in fixes[record["id"]]["reason"] else "heading",
                       judgement_fix=fixes[record["id"]]["reason"])
+# labels added since with `safeguarding-themes labels import` live only in gold.jsonl: keep them
+merged_ids = {record["id"] for record in gold}
+if Path("labels/gold.jsonl").exists():
+    for record in rows("labels/gold.jsonl"):
+        if record.get("set") == "imported" and record["id"] not in merged_ids:
+            gold.append(record)
 known = {record["id"] for record in gold}
-unknown = sorted((set(adjudicated) | set(fixes)) - known)
+unknown = sorted((set(adjudicated) | set(fixes) | audited | set(audit_decisions)) - known)
 assert not unknown, f"adjudications or fixes for ids not in the gold set: {unknown}"
 assert set(adjudicated) <= second, "an adjudicated finding was not in the second pass"
 with open("labels/gold.jsonl", "w", encoding="utf-8") as handle:

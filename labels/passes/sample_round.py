@@ -1,0 +1,59 @@
+"""Draw the findings of a new labelling round (run from the repository root).
+
+    python labels/passes/sample_round.py 4 2029
+
+takes, within each corpus document, 12 findings at random (seed 2029) among those
+not yet in labels/gold.jsonl (matched by letter and text), from the output of
+`safeguarding-themes segment corpus` (data/segmented/corpus.jsonl), and writes them
+to labels/passes/todo_round4_batch1..6.jsonl, documents dealt to the six batches in
+turn. No rule or model output goes into the files: annotators see the text, its
+paragraph and its heading only.
+"""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, ".")
+from pipeline.labelset import sample_per_letter  # noqa: E402
+
+P = Path("labels/passes")
+PER_LETTER = 12
+BATCHES = 6
+
+
+def rows(path):
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def main(round_number: int, seed: int) -> None:
+    segmented = rows("data/segmented/corpus.jsonl")
+    labelled = {(r["letter_id"], r["text"]) for r in rows("labels/gold.jsonl")}
+    paragraphs: dict[tuple, list[str]] = {}
+    for r in segmented:
+        paragraphs.setdefault((r["letter_id"], r["paragraph"]), []).append(r["text"])
+    pool = [r for r in segmented if (r["letter_id"], r["text"]) not in labelled]
+    chosen = sample_per_letter(pool, PER_LETTER, seed)
+    letters = sorted({r["letter_id"] for r in chosen})
+    batch_of = {letter: i % BATCHES + 1 for i, letter in enumerate(letters)}
+    out = {b: [] for b in range(1, BATCHES + 1)}
+    for r in chosen:
+        context = " ".join(paragraphs[(r["letter_id"], r["paragraph"])])
+        out[batch_of[r["letter_id"]]].append({
+            "id": r["id"], "letter_id": r["letter_id"], "kind": r["kind"], "section": r["section"],
+            "subsection": r["subsection"],
+            "heading_judgement": r["judgement"] if r["judged_by"] == "heading" else None,
+            "unit": r["unit"], "text": r["text"],
+            "paragraph_context": context if r["unit"] == "sentence" and context != r["text"] else None})
+    for b, items in out.items():
+        path = P / f"todo_round{round_number}_batch{b}.jsonl"
+        if path.exists():
+            sys.exit(f"{path} exists: a round is drawn once")
+        with open(path, "w", encoding="utf-8") as handle:
+            for item in items:
+                handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+        print(path, len(items), "findings from", len({i["letter_id"] for i in items}), "documents")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))

@@ -1,0 +1,153 @@
+"""Stage: cross-validated evaluation, grouped by letter.
+
+No letter has findings in both the training and the test folds. Three systems
+are scored per theme and on average: the rules alone, the model alone (text
+features only) and the combined tagger (text and rule features). The judgement
+classifier is scored against the wording heuristic on the findings whose
+judgement a reader took from the wording. Outputs are a metrics JSON and plot
+data that ``dvc metrics`` and ``dvc plots`` read, and a Markdown table.
+
+The rules were written and refined while looking at the gold labels, so their
+scores here (and the share of the combined tagger's that comes from them) are
+not held out in the way the model's are; labels/README.md gives the rules'
+figure on labels they had never seen.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+from .dataset import Dataset, judgement_examples, load_dataset
+from .metrics import theme_scores
+from .model import fit_pipeline
+from .outputs import atomic_text, write_json
+from .rules import RuleTagger, load_patterns
+from .themes import Taxonomy
+from .train import compare_judgement, judgement_settings, theme_params
+
+SYSTEMS = ("rules", "model", "combined")
+
+
+def out_of_fold(data: Dataset, taxonomy: Taxonomy, params: dict, folds: int,
+                rule_results: list, progress=None) -> dict[str, np.ndarray]:
+    """Out-of-fold probabilities and decisions of the model alone and of the combined
+    tagger; the combined decisions are made as `tag` makes them (``tag.decide``)."""
+    from .tag import decide
+
+    n, k = data.Y.shape
+    outputs = {name: np.zeros((n, k)) for name in
+               ("model_proba", "model_pred", "combined_proba", "combined_pred")}
+    settings = {"model": {**params, "rule_features": False}, "combined": {**params, "rule_features": True}}
+    splits = list(GroupKFold(n_splits=min(folds, len(set(data.groups)))).split(data.records, data.Y, data.groups))
+    ids = list(taxonomy.ids)
+    for fold, (train, test) in enumerate(splits):
+        for name, setting in settings.items():
+            pipeline = fit_pipeline([data.records[i] for i in train], data.Y[train],
+                                    [data.groups[i] for i in train], taxonomy.ids, setting)
+            test_records = [data.records[i] for i in test]
+            classifier = pipeline.named_steps["classifier"]
+            features = pipeline.named_steps["features"].transform(test_records)
+            proba = classifier.predict_proba(features)
+            outputs[f"{name}_proba"][test] = proba
+            if name == "model":
+                outputs["model_pred"][test] = proba >= classifier.thresholds_
+                continue
+            text_only = classifier.text_only_proba(features)
+            for row, i in enumerate(test):
+                themes, _, _ = decide(pipeline, ids, data.records[i], proba[row], text_only[row],
+                                      rule_results[i], classifier.thresholds_)
+                outputs["combined_pred"][i] = [t in themes for t in ids]
+        if progress:
+            progress(fold + 1, len(splits))
+    return outputs
+
+
+def _as_lists(matrix: np.ndarray, themes) -> list[list[str]]:
+    return [[themes[j] for j in np.flatnonzero(row)] for row in matrix]
+
+
+def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path: Path | None,
+                 params: dict, folds: int, taxonomy: Taxonomy, patterns: Path,
+                 progress=None) -> str:
+    started = time.perf_counter()
+    rules = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
+    data = load_dataset(labels, taxonomy, rules)
+    merged = theme_params(params)
+    rule_results = rules.tag([f.text for f in data.findings])
+    oof = out_of_fold(data, taxonomy, merged, folds, rule_results, progress)
+    gold = [f.themes for f in data.findings]
+    predictions = {
+        "rules": [r.themes for r in rule_results],
+        "model": _as_lists(oof["model_pred"], taxonomy.ids),
+        "combined": _as_lists(oof["combined_pred"], taxonomy.ids),
+    }
+    scores = {name: theme_scores(gold, predicted, taxonomy.ids) for name, predicted in predictions.items()}
+
+    records, judgements, groups = judgement_examples(data)
+    judgement = compare_judgement(records, judgements, groups, judgement_settings(params), folds)
+
+    metrics = {
+        "findings": len(data.findings),
+        "letters": len(set(data.groups)),
+        "folds": folds,
+        **{name: {"micro_f1": s[1]["f1"], "micro_precision": s[1]["precision"],
+                  "micro_recall": s[1]["recall"], "macro_f1": s[2]["f1"]}
+           for name, s in scores.items()},
+        "judgement": {"findings": judgement["findings"],
+                      "model_accuracy": judgement["model_accuracy"],
+                      "heuristic_accuracy": judgement["heuristic_accuracy"]},
+    }
+    write_json(metrics_path, metrics)
+    per_theme = [{"theme": theme, "system": name, "f1": s[0][theme]["f1"],
+                  "precision": s[0][theme]["precision"], "recall": s[0][theme]["recall"],
+                  "support": s[0][theme]["support"]}
+                 for name, s in scores.items() for theme in taxonomy.ids]
+    write_json(plots_dir / "per_theme.json", per_theme)
+    write_json(plots_dir / "calibration.json", calibration_points(oof["combined_proba"], data.Y))
+    if report_path is not None:
+        with atomic_text(report_path) as handle:
+            handle.write(render_report(metrics, scores, taxonomy))
+    seconds = time.perf_counter() - started
+    c = metrics["combined"]
+    return (f"evaluate: {len(data.findings)} findings, {folds} folds grouped by letter; combined "
+            f"micro-F1 {c['micro_f1']:.3f} macro-F1 {c['macro_f1']:.3f} (rules "
+            f"{metrics['rules']['macro_f1']:.3f}, model {metrics['model']['macro_f1']:.3f} macro) "
+            f"-> {metrics_path} ({seconds:.0f} s)")
+
+
+def calibration_points(proba: np.ndarray, Y: np.ndarray, bins: int = 10) -> list[dict]:
+    """Predicted score against observed rate, pooled over themes (a reliability plot)."""
+    flat_p, flat_y = proba.ravel(), Y.ravel()
+    points = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        mask = (flat_p >= lo) & ((flat_p < hi) if b < bins - 1 else (flat_p <= hi))
+        if mask.any():
+            points.append({"bin": round((lo + hi) / 2, 2), "predicted": round(float(flat_p[mask].mean()), 4),
+                           "observed": round(float(flat_y[mask].mean()), 4), "count": int(mask.sum())})
+    return points
+
+
+def render_report(metrics: dict, scores: dict, taxonomy: Taxonomy) -> str:
+    lines = ["# Evaluation", "",
+             f"{metrics['findings']} gold findings from {metrics['letters']} letters; "
+             f"{metrics['folds']}-fold cross-validation grouped by letter.", "",
+             "| system | micro-F1 | micro-P | micro-R | macro-F1 |", "|---|---|---|---|---|"]
+    for name in SYSTEMS:
+        m = metrics[name]
+        lines.append(f"| {name} | {m['micro_f1']:.3f} | {m['micro_precision']:.3f} | "
+                     f"{m['micro_recall']:.3f} | {m['macro_f1']:.3f} |")
+    lines += ["", "## F1 per theme", "", "| theme | gold | rules | model | combined |",
+              "|---|---|---|---|---|"]
+    for theme in taxonomy.ids:
+        row = [f"{scores[name][0][theme]['f1']:.3f}" for name in SYSTEMS]
+        lines.append(f"| {theme} | {scores['combined'][0][theme]['support']} | " + " | ".join(row) + " |")
+    j = metrics["judgement"]
+    lines += ["", "## Judgement of findings without a heading", "",
+              f"{j['findings']} gold findings judged from their wording: judgement model accuracy "
+              f"{j['model_accuracy']:.3f}, wording heuristic {j['heuristic_accuracy']:.3f}.", ""]
+    return "\n".join(lines)

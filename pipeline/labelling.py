@@ -1,0 +1,169 @@
+"""The retraining loop's labelling helpers.
+
+- ``suggest``: rank unlabelled findings by how much labelling them would help
+  (the model's uncertainty: scores near a theme's threshold) and export them
+  to CSV for a spreadsheet.
+- ``import``: read that CSV back into the gold labels, every row checked.
+- ``audit``: gold labels that the out-of-fold model disagrees with strongly,
+  likely labelling errors, for a second look.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import LabelsError
+from .judgement import JUDGEMENTS
+from .labelset import iter_rows, load_labelled
+from .outputs import atomic_text, write_csv
+from .themes import Taxonomy
+
+SUGGEST_FIELDS = ["id", "letter_id", "source", "section", "text", "context", "suggested_themes",
+                  "themes", "judgement", "uncertainty"]
+
+
+def uncertainty(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Per finding: how close its closest theme score is to that theme's threshold
+    (1 = on the threshold, 0 = as far as can be)."""
+    distance = np.abs(proba - thresholds)
+    scale = np.where(proba >= thresholds, 1 - thresholds, thresholds)
+    return 1 - (distance / np.maximum(scale, 1e-9)).min(axis=1)
+
+
+def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top: int) -> str:
+    """Write the ``top`` unlabelled findings the model is least sure about to ``out`` (CSV)."""
+    taxonomy = tagger.taxonomy
+    labelled = set()
+    if gold_path.exists():
+        labelled = {(g.letter_id, g.text) for g in load_labelled(gold_path, taxonomy)}
+    candidates = [r for r in records if (r.get("letter_id"), r["text"]) not in labelled]
+    if not candidates:
+        raise LabelsError("no unlabelled findings to suggest", path=str(gold_path),
+                          fix="give new letters or findings; these are all labelled already")
+    inputs, proba, _ = tagger.score(candidates)
+    thresholds = np.asarray(tagger.thresholds)
+    score = uncertainty(proba, thresholds)
+    order = sorted(range(len(candidates)), key=lambda i: (-score[i], candidates[i]["id"]))[:top]
+    ids = list(taxonomy.ids)
+    rows = []
+    for i in order:
+        r = candidates[i]
+        suggested = [ids[j] for j in range(len(ids)) if proba[i, j] >= thresholds[j]]
+        rows.append({"id": r["id"], "letter_id": r.get("letter_id"), "source": r.get("source"),
+                     "section": r.get("section"), "text": r["text"],
+                     "context": inputs[i]["context"] if inputs[i]["context"] != r["text"] else "",
+                     "suggested_themes": ";".join(suggested), "themes": "", "judgement": "",
+                     "uncertainty": round(float(score[i]), 4)})
+    write_csv(out, rows, SUGGEST_FIELDS)
+    return (f"suggest: {len(rows)} of {len(candidates)} unlabelled findings, most uncertain first "
+            f"-> {out} (fill in 'themes' as ';'-separated ids and 'judgement', then "
+            f"'safeguarding-themes labels import {out}')")
+
+
+def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool = False) -> str:
+    """Add the labelled rows of ``table`` (CSV or JSONL) to the gold labels.
+
+    Every row is checked (text, themes, judgement, duplicate ids) before anything
+    is written; the gold file is replaced in one step.
+    """
+    gold_lines = gold_path.read_text(encoding="utf-8").splitlines() if gold_path.exists() else []
+    existing = {json.loads(line)["id"]: n for n, line in enumerate(gold_lines) if line.strip()}
+    seen: dict[str, int] = {}
+    new: list[dict] = []
+    skipped = 0
+    for line, row in iter_rows(table):
+        themes_cell = row.get("themes")
+        if themes_cell is None or (isinstance(themes_cell, str) and not themes_cell.strip()
+                                   and not (row.get("judgement") or "").strip()):
+            skipped += 1  # not labelled yet: left for later
+            continue
+        text = (row.get("text") or "").strip()
+        if not text:
+            raise LabelsError("empty text", path=str(table), line=line, fix="keep the text column")
+        rid = str(row.get("id") or "").strip()
+        if not rid:
+            raise LabelsError("row without id", path=str(table), line=line,
+                              fix="keep the id column from 'suggest'")
+        if rid in seen:
+            raise LabelsError(f"duplicate id {rid!r} (first on line {seen[rid]})", path=str(table),
+                              line=line, fix="label each finding once")
+        seen[rid] = line
+        if rid in existing and not replace:
+            raise LabelsError(f"id {rid!r} is already in {gold_path}", path=str(table), line=line,
+                              fix="use --replace to relabel it, or remove the row")
+        if isinstance(themes_cell, list):
+            values = themes_cell
+        else:
+            values = [t.strip() for t in str(themes_cell).replace(",", ";").split(";") if t.strip()]
+        themes = sorted({taxonomy.check(t, table, line) for t in values})
+        judgement = (row.get("judgement") or "").strip() or None
+        if judgement is not None and judgement not in JUDGEMENTS:
+            raise LabelsError(f"unknown judgement {judgement!r}", path=str(table), line=line,
+                              fix=f"use one of {', '.join(JUDGEMENTS)} or leave it empty")
+        record = {"id": rid, "letter_id": row.get("letter_id") or rid.split("#")[0],
+                  "source": row.get("source") or None, "section": row.get("section") or None,
+                  "text": text, "themes": themes, "judgement": judgement,
+                  "judged_by": "annotator", "set": "imported", "labelled_by": f"import:{table.name}"}
+        context = (row.get("context") or "").strip()
+        if context and context != text:
+            record["context"] = context
+        new.append(record)
+    if not new:
+        raise LabelsError("no labelled rows to import", path=str(table),
+                          fix="fill in the 'themes' column (';'-separated theme ids)")
+    kept = [line for line in gold_lines
+            if line.strip() and not (replace and json.loads(line)["id"] in seen)]
+    with atomic_text(gold_path) as handle:
+        for line in kept:
+            handle.write(line + "\n")
+        for record in new:
+            handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    load_labelled(gold_path, taxonomy)  # the result must read back cleanly
+    return (f"labels import: {len(new)} labelled findings added to {gold_path} "
+            f"({skipped} unlabelled rows skipped)")
+
+
+AUDIT_FIELDS = ["id", "letter_id", "text", "gold_themes", "likely_missing", "likely_wrong",
+                "disagreement"]
+
+
+def audit_rows(findings, Y: np.ndarray, proba: np.ndarray, themes: Sequence[str],
+               high: float = 0.85, low: float = 0.1) -> list[dict]:
+    """Findings where the out-of-fold model is confident against the gold label."""
+    rows = []
+    for i, finding in enumerate(findings):
+        missing = [themes[j] for j in range(len(themes)) if not Y[i, j] and proba[i, j] >= high]
+        wrong = [themes[j] for j in range(len(themes)) if Y[i, j] and proba[i, j] <= low]
+        if missing or wrong:
+            disagreement = float(np.max(np.abs(Y[i] - proba[i])))
+            rows.append({"id": finding.id, "letter_id": finding.letter_id, "text": finding.text,
+                         "gold_themes": ";".join(finding.themes),
+                         "likely_missing": ";".join(f"{t} ({proba[i, themes.index(t)]:.2f})" for t in missing),
+                         "likely_wrong": ";".join(f"{t} ({proba[i, themes.index(t)]:.2f})" for t in wrong),
+                         "disagreement": round(disagreement, 4)})
+    rows.sort(key=lambda r: (-r["disagreement"], r["id"]))
+    return rows
+
+
+def run_audit(labels: Path, out: Path, params: dict, folds: int, taxonomy: Taxonomy,
+              patterns: Path, top: int | None = None) -> str:
+    from .dataset import load_dataset
+    from .evaluate import out_of_fold
+    from .rules import RuleTagger, load_patterns
+    from .train import theme_params
+
+    rules = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
+    data = load_dataset(labels, taxonomy, rules)
+    oof = out_of_fold(data, taxonomy, theme_params(params), folds,
+                      rules.tag([f.text for f in data.findings]))
+    rows = audit_rows(data.findings, data.Y, oof["combined_proba"], list(taxonomy.ids))
+    if top:
+        rows = rows[:top]
+    write_csv(out, rows, AUDIT_FIELDS)
+    return (f"labels audit: {len(rows)} gold findings where the out-of-fold model disagrees "
+            f"strongly -> {out} (read each against the guidelines; correct real errors only)")

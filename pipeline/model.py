@@ -1,0 +1,486 @@
+"""The trained theme classifier: one scikit-learn Pipeline.
+
+Input records are dicts with the finding's ``text`` and ``rule_themes`` (the
+themes the rules found in it). Features: TF-IDF of word 1-2-grams and of
+character 3-5-grams of the text, and optionally one indicator per theme the
+rules found (``rule_features``). Classifier: one logistic regression per theme,
+its scores calibrated by Platt scaling on out-of-fold decision values, and a
+decision threshold per theme chosen on those same out-of-fold scores to maximise
+F1. The inner folds are grouped by letter, so calibration and thresholds are
+learnt on letters the model did not see.
+
+With rule features the classifier is the combined tagger: the rules' matches are
+evidence it weighs against the words. Whether a tag would stand without the
+rules' contribution tells its source (``both``, ``rules`` or ``model``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+from scipy import sparse
+
+DEFAULT_PARAMS = {
+    "seed": 13,
+    "word_ngrams": [1, 2],
+    "char_ngrams": [4, 4],
+    "use_char": True,
+    "min_df": 2,
+    "C": 8.0,
+    "rule_features": True,
+    "context_features": True,
+    "context_weight": 1.5,
+    "previous_weight": 1.0,
+    "section_features": False,
+    "inner_folds": 5,
+    "class_weight": "balanced",
+}
+
+
+TEXT_FIELDS = ("text", "context", "previous", "section")
+
+
+class Field(BaseEstimator, TransformerMixin):
+    """Take one field of each record (a pipeline step needs a class, not a lambda)."""
+
+    def __init__(self, name: str = "text"):
+        self.name = name
+
+    def __sklearn_is_fitted__(self):
+        return True  # stateless
+
+    def fit(self, records, y=None):
+        return self
+
+    def transform(self, records):
+        empty = "" if self.name in TEXT_FIELDS else []
+        return [r.get(self.name) or empty for r in records]
+
+
+class ThemeIndicators(BaseEstimator, TransformerMixin):
+    """One 0/1 column per theme: did the rules find it."""
+
+    def __init__(self, themes: Sequence[str] = ()):
+        self.themes = tuple(themes)
+
+    def __sklearn_is_fitted__(self):
+        return True  # stateless
+
+    def fit(self, values, y=None):
+        return self
+
+    def transform(self, values):
+        index = {t: i for i, t in enumerate(self.themes)}
+        rows, cols = [], []
+        for row, themes in enumerate(values):
+            for theme in set(themes):
+                if theme in index:
+                    rows.append(row)
+                    cols.append(index[theme])
+        data = np.ones(len(rows), dtype=np.float64)
+        return sparse.csr_matrix((data, (rows, cols)), shape=(len(values), len(self.themes)))
+
+
+class Scale(BaseEstimator, TransformerMixin):
+    """Multiply a feature block by a constant (how much it counts against the others)."""
+
+    def __init__(self, factor: float = 1.0):
+        self.factor = factor
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X * self.factor
+
+
+class TolerantTfidf(TfidfVectorizer):
+    """A TfidfVectorizer that gives no columns, rather than an error, when the
+    field has no words in training (e.g. no finding has a previous sentence)."""
+
+    def fit_transform(self, raw_documents, y=None):
+        try:
+            self.empty_ = False
+            return super().fit_transform(raw_documents, y)
+        except ValueError as exc:
+            if "empty vocabulary" not in str(exc) and "no terms remain" not in str(exc):
+                raise
+            self.empty_ = True
+            return sparse.csr_matrix((len(raw_documents), 0), dtype=self.dtype)
+
+    def fit(self, raw_documents, y=None):
+        self.fit_transform(raw_documents, y)
+        return self
+
+    def transform(self, raw_documents):
+        if getattr(self, "empty_", False):
+            return sparse.csr_matrix((len(raw_documents), 0), dtype=self.dtype)
+        return super().transform(raw_documents)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "empty_")
+
+
+class RuleConfidence(BaseEstimator, TransformerMixin):
+    """Per theme, the reliability of the best rule that fired: each rule's
+    precision on the training data (smoothed: (correct + 1) / (fires + 2)),
+    learnt when the pipeline is fitted, as Snorkel weighs labelling functions."""
+
+    def __init__(self, themes: Sequence[str] = ()):
+        self.themes = tuple(themes)
+
+    def fit(self, rule_ids, Y=None):
+        index = {t: i for i, t in enumerate(self.themes)}
+        fires: dict[str, int] = {}
+        correct: dict[str, int] = {}
+        Y = np.asarray(Y) if Y is not None else None
+        for row, rules in enumerate(rule_ids):
+            for rule in set(rules):
+                theme = rule.split("/", 1)[0]
+                if theme not in index:
+                    continue
+                fires[rule] = fires.get(rule, 0) + 1
+                if Y is not None and Y[row, index[theme]]:
+                    correct[rule] = correct.get(rule, 0) + 1
+        self.precision_ = {r: (correct.get(r, 0) + 1) / (n + 2) for r, n in sorted(fires.items())}
+        return self
+
+    def transform(self, rule_ids):
+        index = {t: i for i, t in enumerate(self.themes)}
+        out = np.zeros((len(rule_ids), len(self.themes)))
+        for row, rules in enumerate(rule_ids):
+            for rule in rules:
+                theme = rule.split("/", 1)[0]
+                if theme in index:
+                    out[row, index[theme]] = max(out[row, index[theme]],
+                                                 self.precision_.get(rule, 0.5))
+        return sparse.csr_matrix(out)
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+
+
+def _words(text: str) -> list[str]:
+    # keep "not" and the like: they decide judgements and many themes' sense
+    return _WORD.findall(text.lower())
+
+
+_LEMMAS: dict[str, str] = {}
+
+
+def _lemmas(text: str) -> list[str]:
+    """Words as lemmas (the lookup table of spacy-lookups-data): "delays" and
+    "delayed" count as "delay", which character n-grams otherwise had to learn."""
+    if not _LEMMAS:
+        from .rules import lemma_table
+
+        _LEMMAS.update(lemma_table())
+    get = _LEMMAS.get
+    return [get(w, w) for w in _WORD.findall(text.lower())]
+
+
+RULE_BLOCKS = ("rule_confidence", "rule_early", "rule_multi")
+
+
+def build_features(themes: Sequence[str], params: dict) -> FeatureUnion:
+    """Text blocks first, then (with ``rule_features``) the rule-derived blocks,
+    each ``len(themes)`` columns wide and last, so that the classifier can remove
+    the rules' contribution to tell a tag's source."""
+
+    tokenizer = _lemmas if params.get("lemmatize", False) else _words
+
+    def words(field: str, weight: float | None = None, **options) -> Pipeline:
+        steps = [("text", Field(field)),
+                 ("tfidf", TolerantTfidf(tokenizer=tokenizer, token_pattern=None, lowercase=False,
+                                           min_df=params["min_df"], sublinear_tf=True,
+                                           dtype=np.float64, **options))]
+        if weight is not None:
+            steps.append(("scale", Scale(weight)))
+        return Pipeline(steps)
+
+    parts = [("words", words("text", ngram_range=tuple(params["word_ngrams"])))]
+    if params.get("use_char", True):
+        parts.append(("chars", Pipeline([
+            ("text", Field("text")),
+            ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(params["char_ngrams"]),
+                                      min_df=params["min_df"], sublinear_tf=True, lowercase=True,
+                                      max_features=60000, dtype=np.float64)),
+        ])))
+    if params.get("context_features"):
+        # annotators read the paragraph to resolve "this" and "they"; so does the model
+        parts.append(("context", words("context", params.get("context_weight", 1.0))))
+        parts.append(("previous", words("previous", params.get("previous_weight", 1.0))))
+    if params.get("section_features"):
+        parts.append(("section", words("section", 1.0)))
+    if params.get("rule_features"):
+        parts.append(("rule_confidence", Pipeline([("rules", Field("rule_ids")),
+                                                   ("confidence", RuleConfidence(themes))])))
+        parts.append(("rule_early", Pipeline([("themes", Field("rule_early")),
+                                              ("indicators", ThemeIndicators(themes))])))
+        parts.append(("rule_multi", Pipeline([("themes", Field("rule_multi")),
+                                              ("indicators", ThemeIndicators(themes))])))
+    return FeatureUnion(parts)
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+def _platt(decision: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: p = sigmoid(a * decision + b), fitted by logistic regression."""
+    if target.min() == target.max():
+        return 1.0, (10.0 if target[0] else -10.0)
+    lr = LogisticRegression(C=1e6, solver="lbfgs", max_iter=1000)
+    lr.fit(decision.reshape(-1, 1), target)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def best_threshold(scores: np.ndarray, target: np.ndarray) -> float:
+    """The score threshold with the best F1 (ties: the middle of the best range)."""
+    if target.sum() == 0:
+        return 0.5
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, sorted_target = scores[order], target[order]
+    tp = np.cumsum(sorted_target)
+    fp = np.cumsum(1 - sorted_target)
+    fn = target.sum() - tp
+    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    best = int(np.argmax(f1))
+    upper = sorted_scores[best]
+    lower = sorted_scores[best + 1] if best + 1 < len(sorted_scores) else upper - 0.05
+    return float(max(0.05, min(0.95, (upper + lower) / 2)))
+
+
+def _fit_fold(model, X, Y, split):
+    """All themes' logistic regressions on one fold: the out-of-fold decision values
+    for ``split`` (train, test), or, without a split, each theme's final model as
+    (coef, intercept, decision on X), None where the theme has one class only."""
+    with single_threaded_blas():
+        return _fit_fold_body(model, X, Y, split)
+
+
+def single_threaded_blas():
+    """liblinear sums with BLAS, whose result depends on its thread count in the last
+    digits: one thread everywhere makes a model the same on any machine, whether the
+    fits run in parallel or not."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _fit_fold_body(model, X, Y, split):
+    from sklearn.base import clone
+
+    if split is None:
+        out = []
+        for j in range(Y.shape[1]):
+            y = Y[:, j]
+            if y.min() == y.max():
+                out.append(None)
+                continue
+            fitted = clone(model).fit(X, y)
+            out.append((fitted.coef_[0], fitted.intercept_[0], fitted.decision_function(X)))
+        return out
+    train, test = split
+    X_train, X_test = X[train], X[test]
+    decisions = np.zeros((len(test), Y.shape[1]))
+    for j in range(Y.shape[1]):
+        y = Y[train, j]
+        if y.min() == y.max():
+            decisions[:, j] = 10.0 if y[0] else -10.0
+            continue
+        decisions[:, j] = clone(model).fit(X_train, y).decision_function(X_test)
+    return decisions
+
+
+class ThemeClassifier(BaseEstimator, ClassifierMixin):
+    """Per theme: logistic regression, Platt calibration and an F1-best threshold,
+    both learnt on grouped out-of-fold decision values."""
+
+    def __init__(self, themes: Sequence[str] = (), C: float = 8.0, inner_folds: int = 5,
+                 seed: int = 13, n_rule_features: int = 0, class_weight="balanced", n_jobs: int = 1):
+        self.themes = tuple(themes)
+        self.C = C
+        self.inner_folds = inner_folds
+        self.seed = seed
+        self.n_rule_features = n_rule_features
+        self.class_weight = class_weight
+        self.n_jobs = n_jobs
+
+    def _model(self):
+        return LogisticRegression(C=self.C, solver="liblinear", class_weight=self.class_weight,
+                                  max_iter=2000, random_state=self.seed)
+
+    def fit(self, X, Y, groups=None):
+        from joblib import Parallel, delayed
+
+        X = sparse.csr_matrix(X)
+        Y = np.asarray(Y, dtype=int)
+        n, k = Y.shape
+        groups = np.asarray(groups if groups is not None else np.arange(n))
+        folds = min(self.inner_folds, len(np.unique(groups)))
+        splits = list(GroupKFold(n_splits=folds).split(X, Y, groups)) if folds >= 2 else []
+        # the folds' fits and the final fits are independent: run them on all cores;
+        # each is deterministic, so the result does not depend on the order
+        tasks = [*splits, None]
+        fitted = Parallel(n_jobs=self.n_jobs, max_nbytes=None)(
+            delayed(_fit_fold)(self._model(), X, Y, split) for split in tasks)
+        oof = np.zeros((n, k))
+        for split, result in zip(splits, fitted):
+            oof[split[1]] = result
+        final = fitted[-1]
+        coef = np.zeros((k, X.shape[1]))
+        intercept = np.zeros(k)
+        platt = np.zeros((k, 2))
+        thresholds = np.full(k, 0.5)
+        for j in range(k):
+            if Y[:, j].min() == Y[:, j].max():
+                intercept[j] = 10.0 if Y[0, j] else -10.0
+                platt[j] = (1.0, 0.0)
+                continue
+            coef[j], intercept[j], own_decision = final[j]
+            decision = oof[:, j] if folds >= 2 else own_decision
+            platt[j] = _platt(decision, Y[:, j])
+            thresholds[j] = best_threshold(_sigmoid(platt[j, 0] * decision + platt[j, 1]), Y[:, j])
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.platt_ = platt
+        self.thresholds_ = thresholds
+        self.classes_ = np.array(self.themes)
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(sparse.csr_matrix(X) @ self.coef_.T) + self.intercept_
+
+    def predict_proba(self, X):
+        return _sigmoid(self.decision_function(X) * self.platt_[:, 0] + self.platt_[:, 1])
+
+    def predict(self, X):
+        return (self.predict_proba(X) >= self.thresholds_).astype(int)
+
+    def text_only_proba(self, X):
+        """Scores without the rule indicators' contribution (for a tag's source)."""
+        X = sparse.csr_matrix(X)
+        z = self.decision_function(X)
+        if self.n_rule_features:
+            rules = X[:, -self.n_rule_features:]
+            z = z - np.asarray(rules @ self.coef_[:, -self.n_rule_features:].T)
+        return _sigmoid(z * self.platt_[:, 0] + self.platt_[:, 1])
+
+
+def build_pipeline(themes: Sequence[str], params: dict) -> Pipeline:
+    params = {**DEFAULT_PARAMS, **params}
+    return Pipeline([
+        ("features", build_features(themes, params)),
+        ("classifier", ThemeClassifier(themes, C=params["C"], inner_folds=params["inner_folds"],
+                                       seed=params["seed"],
+                                       n_rule_features=len(themes) * len(RULE_BLOCKS)
+                                       if params["rule_features"] else 0,
+                                       class_weight=params["class_weight"],
+                                       n_jobs=params.get("jobs", 1))),
+    ])
+
+
+def fit_pipeline(records: Sequence[dict], Y: np.ndarray, groups: Sequence[str],
+                 themes: Sequence[str], params: dict) -> Pipeline:
+    pipeline = build_pipeline(themes, params)
+    with single_threaded_blas():
+        pipeline.fit(list(records), Y, classifier__groups=list(groups))
+    return strip_unpicklable_sets(pipeline)
+
+
+@dataclass
+class Explanation:
+    start: int
+    end: int
+    text: str
+    weight: float
+
+    def as_dict(self) -> dict:
+        # "rule": "model" keeps every evidence span the same shape as the rules'
+        return {"start": self.start, "end": self.end, "text": self.text, "rule": "model",
+                "weight": round(self.weight, 4)}
+
+
+def explain(pipeline: Pipeline, record: dict, theme_index: int, k: int = 3) -> list[Explanation]:
+    """The words that weighed most for a theme in this finding, with their offsets."""
+    union = pipeline.named_steps["features"]
+    words = dict(union.transformer_list)["words"]
+    tfidf = words.named_steps["tfidf"]
+    values = tfidf.transform([record.get("text") or ""])
+    coef = pipeline.named_steps["classifier"].coef_[theme_index]
+    names = tfidf.get_feature_names_out()
+    row = values.tocsr()
+    contributions = [(row.data[i] * coef[col], names[col]) for i, col in enumerate(row.indices)]
+    contributions = [c for c in contributions if c[0] > 0]
+    contributions.sort(key=lambda c: (-c[0], c[1]))
+    text = record.get("text") or ""
+    found: list[Explanation] = []
+    for weight, term in contributions:
+        pattern = r"(?<![A-Za-z0-9])" + r"\W+".join(re.escape(w) for w in term.split()) + r"(?![A-Za-z0-9])"
+        match = re.search(pattern, text, flags=re.IGNORECASE)
+        if match and not any(e.start < match.end() and match.start() < e.end for e in found):
+            found.append(Explanation(match.start(), match.end(), match.group(0), float(weight)))
+        if len(found) == k:
+            break
+    return found
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+# ---------------------------------------------------------------- judgement model
+
+JUDGEMENT_PARAMS = {"C": 4.0, "word_ngrams": [1, 3], "char_ngrams": [2, 5], "min_df": 2, "seed": 13}
+
+
+def build_judgement_pipeline(params: dict | None = None) -> Pipeline:
+    """strength / development / neutral from a finding's words (negations kept)."""
+    params = {**JUDGEMENT_PARAMS, **(params or {})}
+    features = FeatureUnion([
+        ("words", Pipeline([
+            ("text", Field("text")),
+            ("tfidf", TfidfVectorizer(tokenizer=_words, token_pattern=None, lowercase=False,
+                                      ngram_range=tuple(params["word_ngrams"]),
+                                      min_df=params["min_df"], sublinear_tf=True,
+                                      dtype=np.float64)),
+        ])),
+        ("chars", Pipeline([
+            ("text", Field("text")),
+            ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(params["char_ngrams"]),
+                                      min_df=params["min_df"], sublinear_tf=True,
+                                      max_features=40000, dtype=np.float64)),
+        ])),
+    ])
+    return Pipeline([
+        ("features", features),
+        ("classifier", LogisticRegression(C=params["C"], max_iter=3000, class_weight="balanced",
+                                          random_state=params["seed"])),
+    ])
+
+
+def strip_unpicklable_sets(pipeline: Pipeline) -> Pipeline:
+    """Drop what makes a fitted TfidfVectorizer pickle differently on every run:
+    ``stop_words_`` (a set, pickled in hash order) and ``_stop_words_id`` (an
+    object's memory address). Neither is needed to predict, so the same data
+    gives a byte-identical artifact."""
+    for _, step in pipeline.named_steps["features"].transformer_list:
+        tfidf = step.named_steps.get("tfidf")
+        for name in ("stop_words_", "_stop_words_id"):
+            if tfidf is not None and hasattr(tfidf, name):
+                delattr(tfidf, name)
+    return pipeline

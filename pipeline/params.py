@@ -1,0 +1,100 @@
+"""params.yaml: the parameters of every stage, grouped by stage, checked on reading.
+
+The CLI reads this file and passes each stage its group; a value of the wrong
+type or out of range is an error naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ParamsError
+
+DEFAULT_PARAMS_FILE = Path("params.yaml")
+
+# key: (type, minimum, maximum) for numbers; (type, choices) for strings; type for others
+SCHEMA: dict[str, dict[str, tuple]] = {
+    "train": {
+        "seed": (int, 0, 2**31 - 1),
+        "C": (float, 1e-4, 1e4),
+        "min_df": (int, 1, 100),
+        "inner_folds": (int, 2, 20),
+        "use_char": (bool,),
+        "rule_features": (bool,),
+        "context_features": (bool,),
+        "context_weight": (float, 0.0, 10.0),
+        "previous_weight": (float, 0.0, 10.0),
+        "section_features": (bool,),
+        "word_ngrams": (list,),
+        "char_ngrams": (list,),
+        "class_weight": (str, ("balanced", "none")),
+        "judgement_C": (float, 1e-4, 1e4),
+        "jobs": (int, 0, 256),
+    },
+    "evaluate": {
+        "folds": (int, 2, 20),
+    },
+    "tag": {
+        "method": (str, ("rules", "model", "combined")),
+        "jobs": (int, 0, 256),
+    },
+    "summarise": {
+        "typical_findings": (int, 0, 100),
+    },
+}
+
+
+def _check(stage: str, key: str, value, spec: tuple, path: str):
+    kind = spec[0]
+    where = f"{stage}.{key}"
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise ParamsError(f"{where} must be {kind.__name__}, got {value!r}", path=path,
+                          fix=f"set {where} to a {kind.__name__}")
+    if kind in (int, float) and len(spec) == 3 and not spec[1] <= value <= spec[2]:
+        raise ParamsError(f"{where} = {value!r} is out of range", path=path,
+                          fix=f"use a value from {spec[1]} to {spec[2]}")
+    if kind is str and len(spec) == 2 and value not in spec[1]:
+        raise ParamsError(f"{where} = {value!r} is not allowed", path=path,
+                          fix=f"use one of {', '.join(spec[1])}")
+    if key.endswith("_ngrams"):
+        if (len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+                or not 1 <= value[0] <= value[1] <= 8):
+            raise ParamsError(f"{where} = {value!r} is not a range", path=path,
+                              fix="write [low, high] with 1 <= low <= high <= 8")
+    return value
+
+
+def load_params(path: str | Path | None = DEFAULT_PARAMS_FILE, stage: str | None = None) -> dict:
+    """All groups (or one stage's group) of ``path``, checked; {} if the file is absent."""
+    import yaml
+
+    if path is None or not Path(path).exists():
+        data: dict = {}
+    else:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise ParamsError("not valid YAML", path=str(path),
+                              line=mark.line + 1 if mark else None, fix="fix the YAML syntax") from None
+    if not isinstance(data, dict):
+        raise ParamsError("expected a mapping of stage names to parameters", path=str(path),
+                          fix="see params.yaml in the repository")
+    checked: dict = {}
+    for group, values in data.items():
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            raise ParamsError(f"'{group}' must be a mapping", path=str(path), fix="indent its keys")
+        schema = SCHEMA.get(group, {})
+        checked[group] = {}
+        for key, value in values.items():
+            if schema and key not in schema:
+                raise ParamsError(f"unknown parameter {group}.{key}", path=str(path),
+                                  fix=f"known: {', '.join(sorted(schema))}")
+            checked[group][key] = _check(group, key, value, schema[key], str(path)) if key in schema else value
+    if stage is not None:
+        return checked.get(stage, {})
+    return checked
