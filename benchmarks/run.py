@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/run.py train          # training on all gold labels
     .venv/bin/python benchmarks/run.py train --repeat 3
+    .venv/bin/python benchmarks/run.py batch          # batch tagging, N = 1,000 and 10,000
+    .venv/bin/python benchmarks/run.py batch --sizes 1000 --jobs 1 2
 
 Each benchmark runs the real command in a subprocess on this machine and records
 wall time and peak memory (the largest resident set of the process or its
@@ -67,6 +69,161 @@ def bench_train(repeat: int) -> dict:
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs), "command_output": best["output"]}
 
 
+# ----------------------------------------------------------------- batch tagging
+
+def build_batch(folder: Path, n: int) -> list[Path]:
+    """N documents: the corpus PDFs and the seeds in turn, under new names. Each copy
+    is made distinct (a PDF comment after the end of file, trailing spaces after a
+    text), as real letters are: the tagger tags identical files once."""
+    sources = sorted((ROOT / "corpus").glob("*.pdf")) + sorted((ROOT / "seeds").glob("*.txt"))
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for i in range(n):
+        source = sources[i % len(sources)]
+        copy = i // len(sources)
+        data = source.read_bytes()
+        data += (f"\n% batch copy {copy}\n".encode() if source.suffix == ".pdf" else b" " * copy + b"\n")
+        target = folder / f"{i:05d}_{source.name}"
+        target.write_bytes(data)
+        made.append(target)
+    return made
+
+
+FLOOR = r"""
+import sys, time, json
+from pathlib import Path
+import pypdfium2 as pdfium, spacy
+files = sorted(Path(sys.argv[1]).iterdir())
+started = time.perf_counter()
+texts = []
+for f in files:
+    data = f.read_bytes()
+    if f.suffix == ".pdf":
+        pdf = pdfium.PdfDocument(data)
+        pages = []
+        for page in pdf:
+            textpage = page.get_textpage()
+            pages.append(textpage.get_text_range())
+            textpage.close()
+            page.close()
+        pdf.close()
+        texts.append("\n".join(pages))
+    else:
+        texts.append(data.decode("utf-8", "replace"))
+extracted = time.perf_counter()
+nlp = spacy.blank("en")
+tokens = 0
+for doc in nlp.pipe(texts, batch_size=64):
+    tokens += len(doc)
+done = time.perf_counter()
+print(json.dumps({"extract_seconds": extracted - started, "tokenise_seconds": done - extracted,
+                  "seconds": done - started, "tokens": tokens}))
+"""
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants (MiB), from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total / 1024
+
+
+def timed_tree(args: list[str]) -> dict:
+    """Like ``timed``, also sampling the memory of the whole process tree (workers too)."""
+    import threading
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0.0]
+
+    def sample():
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_rss_mib(process.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = process.communicate()
+    seconds = time.perf_counter() - started
+    sampler.join()
+    if process.returncode != 0:
+        sys.exit(f"benchmark: {' '.join(args)} failed:\n{stderr[-2000:]}")
+    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"seconds": round(seconds, 2), "peak_rss_mib": round(max(largest, before) / 1024, 1),
+            "peak_tree_rss_mib": round(peak[0], 1),
+            "output": stderr.strip().splitlines()[-1] if stderr.strip() else "", "stdout": stdout}
+
+
+def bench_batch(sizes: list[int], jobs: list[int], method: str) -> dict:
+    runs = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "letters"
+            build_batch(folder, n)
+            floor_run = timed_tree([sys.executable, "-c", FLOOR, str(folder)])
+            floor = json.loads(floor_run["stdout"])
+            entry = {"documents": n, "floor_seconds": round(floor["seconds"], 2),
+                     "floor_extract_seconds": round(floor["extract_seconds"], 2),
+                     "floor_tokenise_seconds": round(floor["tokenise_seconds"], 2), "tag": {}}
+            for j in jobs:
+                out = Path(tmp) / f"tagged-{j}.jsonl"
+                run = timed_tree(CLI + ["tag", str(folder), "--out", str(out), "--jobs", str(j),
+                                        "--method", method, "--quiet"])
+                findings = sum(1 for _ in open(out, encoding="utf-8"))
+                entry["tag"][str(j)] = {
+                    "seconds": run["seconds"], "documents_per_second": round(n / run["seconds"], 2),
+                    "findings": findings, "findings_per_second": round(findings / run["seconds"], 1),
+                    "peak_rss_mib": run["peak_rss_mib"], "peak_tree_rss_mib": run["peak_tree_rss_mib"],
+                    "times_floor": round(run["seconds"] / floor["seconds"], 2),
+                    "command_output": run["output"]}
+                out.unlink()
+                print(f"batch: {n} documents, {j} job(s): {run['seconds']:.1f} s "
+                      f"({run['seconds'] / floor['seconds']:.2f} x floor {floor['seconds']:.1f} s), "
+                      f"peak {run['peak_tree_rss_mib']:.0f} MiB", file=sys.stderr, flush=True)
+            runs.append(entry)
+    return {"method": method, "runs": runs}
+
+
+def render_batch(batch: dict) -> list[str]:
+    lines = ["## Batch tagging", "",
+             f"`safeguarding-themes tag FOLDER --jobs J --method {batch['method']}` on N documents "
+             "(the corpus PDFs and the seed letters in turn under new names, each copy made "
+             "distinct), end to end: reading, segmentation, rules, models, evidence, writing JSONL. "
+             "The floor, measured in the same run on the same files, is bare text extraction "
+             "(pypdfium2) plus bare `spacy.blank(\"en\")` tokenisation, in one process. Peak memory: "
+             "the largest process (RSS), and the sum over the process and its workers sampled every "
+             f"0.2 s. Measured {batch['measured']}.", "",
+             "| documents | jobs | seconds | documents/s | findings/s | x floor | floor (s): extract + tokenise "
+             "| peak RSS, largest process (MiB) | peak RSS, all processes (MiB) |",
+             "|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for entry in batch["runs"]:
+        for j, run in sorted(entry["tag"].items()):
+            lines.append(f"| {entry['documents']:,} | {j} | {run['seconds']:.1f} | {run['documents_per_second']:.1f} | "
+                         f"{run['findings_per_second']:.0f} | {run['times_floor']:.2f} | "
+                         f"{entry['floor_seconds']:.1f}: {entry['floor_extract_seconds']:.1f} + "
+                         f"{entry['floor_tokenise_seconds']:.1f} | {run['peak_rss_mib']:.0f} | "
+                         f"{run['peak_tree_rss_mib']:.0f} |")
+    lines.append("")
+    for entry in batch["runs"]:
+        one, two = entry["tag"].get("1"), entry["tag"].get("2")
+        if one and two:
+            lines.append(f"- {entry['documents']:,} documents: 2 jobs run at "
+                         f"{two['documents_per_second'] / one['documents_per_second']:.2f} times the one-job "
+                         f"rate; one job takes {one['times_floor']:.2f} times the floor (target: at most 1.5).")
+    lines.append("")
+    return lines
+
+
 def render(results: dict) -> str:
     m = results["machine"]
     lines = ["# Benchmark results", "",
@@ -84,6 +241,8 @@ def render(results: dict) -> str:
                   f"| {', '.join(f'{s:.1f}' for s in train['runs'])} | {train['best_seconds']:.1f} | "
                   f"{train['peak_rss_mib']:.0f} | under 30 s |", "",
                   f"Command's own report: `{train['command_output']}`", ""]
+    if results.get("batch"):
+        lines += render_batch(results["batch"])
     return "\n".join(lines)
 
 
@@ -92,6 +251,10 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="benchmark", required=True)
     train = sub.add_parser("train", help="time training on all gold labels")
     train.add_argument("--repeat", type=int, default=3)
+    batch = sub.add_parser("batch", help="time batch tagging of N documents against the floor")
+    batch.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    batch.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    batch.add_argument("--method", default="combined", choices=["combined", "rules"])
     args = parser.parse_args(argv)
 
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
@@ -99,6 +262,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.benchmark == "train":
         results["train"] = bench_train(args.repeat)
         results["train"]["measured"] = time.strftime("%Y-%m-%d")
+    if args.benchmark == "batch":
+        new = bench_batch(args.sizes, args.jobs, args.method)
+        old = results.get("batch") or {}
+        if old.get("method") == args.method:  # keep the sizes not measured this time
+            new["runs"] = sorted([r for r in old.get("runs", []) if r["documents"] not in args.sizes]
+                                 + new["runs"], key=lambda r: r["documents"])
+        results["batch"] = {**new, "measured": time.strftime("%Y-%m-%d")}
     RESULTS_JSON.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     RESULTS_MD.write_text(render(results))
     print(render(results))

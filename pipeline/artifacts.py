@@ -89,6 +89,17 @@ def load_model(artifact: str | Path, expect_kind: str | None = None):
     artifact = Path(artifact)
     meta = read_meta(artifact)
     data = artifact.read_bytes()
+    verify_artifact(artifact, meta, data)
+    if expect_kind and meta.get("kind") != expect_kind:
+        raise ModelError(f"not a {expect_kind} model (kind {meta.get('kind')!r})", path=str(artifact),
+                         fix="check the path")
+    return joblib.load(io.BytesIO(data)), meta
+
+
+def verify_artifact(artifact: Path, meta: dict, data: bytes | None = None) -> None:
+    """Refuse an artifact whose bytes or library versions are not those its
+    metadata recorded at training time."""
+    data = Path(artifact).read_bytes() if data is None else data
     actual = sha256_bytes(data)
     if actual != meta.get("sha256"):
         raise ModelError(
@@ -103,7 +114,4 @@ def load_model(artifact: str | Path, expect_kind: str | None = None):
                 f"model trained with {name} {trained}, this environment has {name} {installed[name]}",
                 path=str(artifact),
                 fix=f"retrain with 'safeguarding-themes train', or install {name}=={trained}")
-    if expect_kind and meta.get("kind") != expect_kind:
-        raise ModelError(f"not a {expect_kind} model (kind {meta.get('kind')!r})", path=str(artifact),
-                         fix="check the path")
-    return joblib.load(io.BytesIO(data)), meta
+

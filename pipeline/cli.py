@@ -124,38 +124,71 @@ def train_command(
 @app.command("tag")
 @expected_errors
 def tag_command(
-    paths: List[Path] = typer.Argument(None, help="Letters or folders to segment and tag."),
+    paths: List[Path] = typer.Argument(None, help="Letters or folders (searched recursively) to "
+                                       "segment and tag."),
     findings: Optional[Path] = typer.Option(None, "--findings", help="Tag findings that are already "
                                             "split: JSONL or CSV with a 'text' column (and "
                                             "optional 'id', kept)."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the tagged findings."),
-    method: Method = typer.Option(Method.combined, "--method", "-m",
-                                  help="combined: the trained model weighing words and rule matches "
-                                       "(needs models/); rules: the patterns alone."),
+    method: Optional[Method] = typer.Option(None, "--method", "-m",
+                                            help="combined: the trained model weighing words and rule "
+                                                 "matches (needs models/); rules: the patterns alone. "
+                                                 "Default: params.yaml (tag.method), else combined."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=0, help="Letters tagged in parallel "
+                                       "(worker processes); 0: one per core. Default: params.yaml "
+                                       "(tag.jobs), else 0."),
+    resume: bool = typer.Option(False, "--resume", help="Carry on an interrupted run (or add to a "
+                                "finished output): letters already in the output, by content "
+                                "hash, are not tagged again."),
     models: Path = typer.Option(Path("models"), "--models", help="Folder of the trained models."),
     output_format: OutputFormat = typer.Option(OutputFormat.jsonl, "--format", "-f",
                                                help="jsonl or csv."),
     themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
     patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
+    params: Path = PARAMS_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Tag findings with safeguarding themes; every tag carries its evidence.
 
+    Letters are tagged in parallel and written as they finish to OUT.partial,
+    which becomes OUT when the run completes. A letter that cannot be read is
+    listed in OUT.errors.csv and the others go on. After an interrupt, run the
+    same command with --resume.
+
     Example:
 
-        safeguarding-themes tag seeds --out tagged.jsonl
+        safeguarding-themes tag inbox/ --out tagged.jsonl
+
+        safeguarding-themes tag inbox/ --out tagged.jsonl --resume
 
         safeguarding-themes tag --findings spreadsheet.csv --format csv --out tagged.csv
 
         safeguarding-themes tag letter.pdf --method rules --out tagged.jsonl
     """
-    from .tag import build_tagger, check_tag_inputs, run_tag
-    from .themes import load_taxonomy
+    from .params import load_params
+    from .tag import check_tag_inputs
 
     check_tag_inputs(paths or [], findings)
-    tagger = build_tagger(load_taxonomy(themes), patterns, method.value, models)
-    typer.echo(run_tag(tagger, out, output_format.value, paths=paths or [], findings=findings,
-                       progress=not quiet), err=True)
+    stage = load_params(params, "tag")
+    method_name = method.value if method is not None else stage.get("method", "combined")
+    jobs = jobs if jobs is not None else stage.get("jobs", 0)
+    if findings is not None:
+        from .tag import build_tagger, run_tag_findings
+        from .themes import load_taxonomy
+
+        tagger = build_tagger(load_taxonomy(themes), patterns, method_name, models)
+        typer.echo(run_tag_findings(tagger, findings, out, output_format.value), err=True)
+        return
+    from .batch import TaggerConfig, describe, partial_path, run_batch
+
+    config = TaggerConfig(str(themes), str(patterns), method_name, str(models))
+    try:
+        summary = run_batch(paths, out, config, output_format=output_format.value, jobs=jobs,
+                            resume=resume, progress=not quiet)
+    except KeyboardInterrupt:
+        fail(f"interrupted; the letters done are kept in {partial_path(out)}: run the same "
+             "command with --resume to finish", 130)
+    typer.echo(describe(summary, out), err=True)
 
 
 @app.command("evaluate")
@@ -292,21 +325,43 @@ def labels_audit_command(
 @app.command("summarise")
 @expected_errors
 def summarise_command(
-    tagged: Path = typer.Argument(..., help="Tagged findings (the output of 'tag')."),
+    tagged: Path = typer.Argument(..., help="Tagged findings (the output of 'tag', JSONL or CSV)."),
     out: Path = typer.Option(Path("summary"), "--out", "-o", help="Folder for the summaries."),
+    authority: List[str] = typer.Option([], "--authority", "-a", help="Only this local authority "
+                                        "(as in the 'authority' column; repeat for several)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only letters dated on or after this "
+                                        "(YYYY, YYYY-MM or YYYY-MM-DD)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only letters dated on or before this."),
+    kind: List[str] = typer.Option([], "--kind", "-k", help="Only this kind of document, e.g. "
+                                   "focused_visit, inspection_report (repeat for several)."),
+    judgement: List[str] = typer.Option([], "--judgement", "-J", help="Only findings with this "
+                                        "judgement, e.g. development (repeat for several)."),
+    typical: Optional[int] = typer.Option(None, "--typical", min=1, help="Typical findings shown per "
+                                          "theme (default: params.yaml, summarise.typical_findings)."),
     themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
+    params: Path = PARAMS_OPTION,
 ) -> None:
-    """Theme summaries of tagged findings: per theme, findings by judgement and the share
-    of letters.
+    """Theme summaries of tagged findings: tables (CSV, and XLSX with a sheet per
+    table) per theme by judgement with the share of letters, per local authority
+    and per year; JSON of the same figures; a Markdown report and a self-contained
+    HTML report with charts and each theme's typical findings, evidence highlighted.
 
     Example:
 
         safeguarding-themes summarise tagged.jsonl --out summary/
+
+        safeguarding-themes summarise tagged.jsonl --out thresholds-nw/ --since 2019 \
+            --authority Blackpool --authority Lancashire --judgement development
     """
-    from .summarise import run_summarise
+    from .params import load_params
+    from .summarise import Filters, run_summarise
     from .themes import load_taxonomy
 
-    typer.echo(run_summarise(tagged, out, load_taxonomy(themes)), err=True)
+    per_theme = typical
+    if per_theme is None:
+        per_theme = load_params(params, "summarise").get("typical_findings", 5)
+    filters = Filters(authority, kind, judgement, since, until)
+    typer.echo(run_summarise(tagged, out, load_taxonomy(themes), filters, per_theme), err=True)
 
 
 rules_app = typer.Typer(help="Inspect the rule patterns.", no_args_is_help=True)

@@ -25,8 +25,9 @@ HTML_EXTENSIONS = {".html", ".htm"}
 SUPPORTED = PDF_EXTENSIONS | TEXT_EXTENSIONS | DOCX_EXTENSIONS | HTML_EXTENSIONS
 
 # Letters run to a few hundred kB of text; anything far larger is not a letter
-# and would only slow a batch down.
+# and would only slow a batch down. (PDFs carry images, so they may be larger.)
 MAX_BYTES = 64 * 1024 * 1024
+MAX_TEXT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -83,9 +84,10 @@ def read_document(path: str | Path) -> Document:
                          fix="give a .pdf, .txt, .docx or .html file")
     try:
         size = path.stat().st_size
-        if size > MAX_BYTES:
+        if size > (MAX_BYTES if ext in PDF_EXTENSIONS else MAX_TEXT_BYTES):
+            limit = (MAX_BYTES if ext in PDF_EXTENSIONS else MAX_TEXT_BYTES) // (1024 * 1024)
             raise InputError(f"file too large ({size // (1024 * 1024)} MB)", path=source,
-                             fix=f"letters are far below {MAX_BYTES // (1024 * 1024)} MB; check the file")
+                             fix=f"letters are far below {limit} MB; check the file")
         data = path.read_bytes()
     except IsADirectoryError:
         raise InputError("is a folder", path=source, fix="give files or folders, not both") from None
@@ -115,6 +117,10 @@ def parse_bytes(data: bytes, source: str, ext: str) -> Document:
         fmt = "docx"
     elif ext in HTML_EXTENSIONS:
         text = read_html(decode_text(data, source, warnings), source)
+        if len(re.findall(r"[A-Za-z]{2,}", text)) < 30:
+            # a menu, a cookie banner or an error page: not the report
+            raise InputError("no report in this HTML page", path=source,
+                             fix="save the page that holds the report's text, or download its PDF")
         fmt = "html"
     else:
         text = decode_text(data, source, warnings)

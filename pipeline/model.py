@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -127,7 +128,14 @@ class TolerantTfidf(TfidfVectorizer):
     def transform(self, raw_documents):
         if getattr(self, "empty_", False):
             return sparse.csr_matrix((len(raw_documents), 0), dtype=self.dtype)
-        return super().transform(raw_documents)
+        # A paragraph is every one of its sentences' context, and a section heading
+        # is shared by many findings: vectorise each distinct text once.
+        documents = list(raw_documents)
+        index: dict[str, int] = {}
+        rows = [index.setdefault(d, len(index)) for d in documents]
+        if len(index) == len(documents):
+            return super().transform(documents)
+        return super().transform(list(index))[rows]
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "empty_")
@@ -414,28 +422,67 @@ class Explanation:
                 "weight": round(self.weight, 4)}
 
 
-def explain(pipeline: Pipeline, record: dict, theme_index: int, k: int = 3) -> list[Explanation]:
-    """The words that weighed most for a theme in this finding, with their offsets."""
+def explain(pipeline: Pipeline, record: dict, theme_index: int, k: int = 3,
+            words_row=None) -> list[Explanation]:
+    """The words that weighed most for a theme in this finding, with their offsets.
+
+    ``words_row`` is the finding's row of the word block (the first columns of the
+    features), where the caller has it; otherwise the text is vectorised again."""
     union = pipeline.named_steps["features"]
-    words = dict(union.transformer_list)["words"]
-    tfidf = words.named_steps["tfidf"]
-    values = tfidf.transform([record.get("text") or ""])
+    tfidf = dict(union.transformer_list)["words"].named_steps["tfidf"]
+    text = record.get("text") or ""
+    names = _feature_names(tfidf)
+    row = (tfidf.transform([text]) if words_row is None else words_row).tocsr()
     coef = pipeline.named_steps["classifier"].coef_[theme_index]
-    names = tfidf.get_feature_names_out()
-    row = values.tocsr()
-    contributions = [(row.data[i] * coef[col], names[col]) for i, col in enumerate(row.indices)]
+    contributions = [(row.data[i] * coef[col], names[col]) for i, col in enumerate(row.indices)
+                     if col < len(names)]
     contributions = [c for c in contributions if c[0] > 0]
     contributions.sort(key=lambda c: (-c[0], c[1]))
-    text = record.get("text") or ""
+    words = _word_positions(text)
     found: list[Explanation] = []
     for weight, term in contributions:
-        pattern = r"(?<![A-Za-z0-9])" + r"\W+".join(re.escape(w) for w in term.split()) + r"(?![A-Za-z0-9])"
-        match = re.search(pattern, text, flags=re.IGNORECASE)
-        if match and not any(e.start < match.end() and match.start() < e.end for e in found):
-            found.append(Explanation(match.start(), match.end(), match.group(0), float(weight)))
+        span = _find_term(term.split(), words, text)
+        if span and not any(e.start < span[1] and span[0] < e.end for e in found):
+            found.append(Explanation(span[0], span[1], text[span[0]:span[1]], float(weight)))
         if len(found) == k:
             break
     return found
+
+
+def _word_positions(text: str) -> list[tuple[str, int, int]] | None:
+    """The words the vectorizer reads, with their offsets (None where lower-casing
+    changes the text's length, so that offsets would not carry over)."""
+    lower = text.lower()
+    if len(lower) != len(text):
+        return None
+    return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(lower)]
+
+
+def _find_term(term: list[str], words: list[tuple[str, int, int]] | None,
+               text: str) -> tuple[int, int] | None:
+    """Where an n-gram of the vectorizer first stands in the text."""
+    if words is None:
+        pattern = r"(?<![A-Za-z0-9])" + r"\W+".join(re.escape(w) for w in term) + r"(?![A-Za-z0-9])"
+        match = re.search(pattern, text, flags=re.IGNORECASE)
+        return (match.start(), match.end()) if match else None
+    n = len(term)
+    for i in range(len(words) - n + 1):
+        if words[i][0] == term[0] and all(words[i + m][0] == term[m] for m in range(1, n)):
+            return words[i][1], words[i + n - 1][2]
+    return None
+
+
+def _feature_names(tfidf) -> np.ndarray:
+    """The vectorizer's feature names, computed once per loaded model: building them
+    took most of the time of tagging a letter."""
+    names = _NAMES.get(tfidf)
+    if names is None:
+        names = _NAMES[tfidf] = tfidf.get_feature_names_out()
+    return names
+
+
+# kept beside the models rather than on them, so that a saved model never holds it
+_NAMES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def logit(p: float) -> float:
@@ -445,7 +492,7 @@ def logit(p: float) -> float:
 
 # ---------------------------------------------------------------- judgement model
 
-JUDGEMENT_PARAMS = {"C": 4.0, "word_ngrams": [1, 3], "char_ngrams": [2, 5], "min_df": 2, "seed": 13}
+JUDGEMENT_PARAMS = {"C": 4.0, "word_ngrams": [1, 3], "char_ngrams": [3, 4], "min_df": 2, "seed": 13}
 
 
 def build_judgement_pipeline(params: dict | None = None) -> Pipeline:

@@ -35,11 +35,11 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "folds": (int, 2, 20),
     },
     "tag": {
-        "method": (str, ("rules", "model", "combined")),
+        "method": (str, ("combined", "rules")),
         "jobs": (int, 0, 256),
     },
     "summarise": {
-        "typical_findings": (int, 0, 100),
+        "typical_findings": (int, 1, 100),
     },
 }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 from .judgement import judge_wording
 from .letter import LetterInfo, read_letter_info
 from .sections import (BOILERPLATE, ENDING, GRADE_LINE, HeadingMatch, grade_name,
@@ -328,7 +329,7 @@ class Finding:
     index: int
     section: str | None
     subsection: str | None
-    judgement: str
+    judgement: str | None   # None: left to the caller to read from the wording
     grade: str | None
     text: str
     start: int
@@ -347,8 +348,9 @@ def _heading_text(text: str, block: Block) -> str:
     return " ".join(text[l.body_start:l.end].strip() for l in block.lines)
 
 
-def find_findings(text: str, blocks: list[Block], info: LetterInfo,
-                  start_mode: str) -> tuple[list[Finding], list[str]]:
+def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: str,
+                  judge: Callable[[str], str] | None = judge_wording
+                  ) -> tuple[list[Finding], list[str]]:
     """Findings of the finding-bearing sections, in document order."""
     findings: list[Finding] = []
     warnings: list[str] = []
@@ -405,7 +407,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo,
                 joined = joined[:ending].rstrip()
                 offsets = offsets[:len(joined)]
             if joined:
-                judgement = section.judgement or judge_wording(joined)
+                judgement = section.judgement or (judge(joined) if judge else None)
                 add(section, judgement, joined.strip(), offsets[0], offsets[-1] + 1,
                     "bullet" if block.kind == "item" else "paragraph")
             if ending is not None:
@@ -429,7 +431,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo,
                 break
             if BOILERPLATE.search(sentence):
                 continue
-            add(section, judge_wording(sentence), sentence, offsets[s], offsets[e - 1] + 1,
+            add(section, judge(sentence) if judge else None, sentence, offsets[s], offsets[e - 1] + 1,
                 "sentence")
     return findings, warnings
 
@@ -449,15 +451,18 @@ def _grade_in(text: str) -> str | None:
 
 # ---------------------------------------------------------------- a document
 
-def segment_text(text: str) -> tuple[LetterInfo, list[Finding], list[str]]:
-    """Letter metadata and findings of one document's text."""
+def segment_text(text: str, judge: Callable[[str], str] | None = judge_wording
+                 ) -> tuple[LetterInfo, list[Finding], list[str]]:
+    """Letter metadata and findings of one document's text. ``judge`` reads a
+    judgement from the wording where no heading gives one; None leaves it to the
+    caller (the tagger's judgement model, which would replace it anyway)."""
     info = read_letter_info(text)
     lines = read_lines(text)
     layout = measure_layout(text, lines)
     blocks = build_blocks(text, lines, layout)
     narrative_from_start = info.kind in ("press_summary",)
     findings, warnings = find_findings(text, blocks, info,
-                                       "narrative" if narrative_from_start else "preamble")
+                                       "narrative" if narrative_from_start else "preamble", judge)
     known = any(b.kind == "heading" and b.heading is not None and
                 (b.heading.area or b.heading.rule.mode in ("fixed", "narrative")) for b in blocks)
     if not known and not narrative_from_start:
@@ -468,7 +473,7 @@ def segment_text(text: str) -> tuple[LetterInfo, list[Finding], list[str]]:
             if re.match(r"dear\b", text[block.start:block.end], re.I):
                 start = n + 1
                 break
-        findings, warnings = find_findings(text, blocks[start:], info, "narrative")
+        findings, warnings = find_findings(text, blocks[start:], info, "narrative", judge)
         warnings.append("no recognised section headings: every paragraph after the salutation "
                         "was read as narrative, judged from its wording")
     return info, findings, warnings + info.warnings

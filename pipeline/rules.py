@@ -255,26 +255,52 @@ def load_patterns(path: str | Path, taxonomy: Taxonomy) -> list[Pattern]:
 
 
 def _register_lemmatizer() -> None:
-    """A lookup lemmatizer that looks words up in lower case.
+    """A lookup lemmatizer that looks words up in lower case, a whole doc at a time.
 
     spaCy's lookup lemmatizer uses the word as written, so "Delays" at the start
-    of a sentence would not be lemmatised; findings start with capitals.
+    of a sentence would not be lemmatised; findings start with capitals. It also
+    visits every token in Python, which was a third of the rules' time; this one
+    maps each distinct lower-case form once (cached across docs) and writes the
+    lemmas in one ``Doc.from_array`` call.
     """
     from spacy.language import Language
-    from spacy.pipeline import Lemmatizer
 
     if "lower_lookup_lemmatizer" in Language.factories:
         return
 
-    class LowerLookupLemmatizer(Lemmatizer):
-        def lookup_lemmatize(self, token):
-            table = self.lookups.get_table("lemma_lookup", {})
-            lower = token.lower_
-            return [table.get(lower, lower)]
+    @Language.factory("lower_lookup_lemmatizer")
+    def make_lemmatizer(nlp, name):
+        return LowerLookupLemmatizer(nlp.vocab)
 
-    @Language.factory("lower_lookup_lemmatizer", default_config={"overwrite": True})
-    def make_lemmatizer(nlp, name, overwrite):
-        return LowerLookupLemmatizer(nlp.vocab, None, name, mode="lookup", overwrite=overwrite)
+
+class LowerLookupLemmatizer:
+    """The lemma of each token: the lookup table's entry for its lower-case form."""
+
+    def __init__(self, vocab):
+        self.vocab = vocab
+        self.table: dict[str, str] = {}
+        self._cache: dict[int, int] = {}   # lower-case hash -> lemma hash
+
+    def set_table(self, table: dict[str, str]) -> None:
+        self.table = table
+        self._cache.clear()
+
+    def __call__(self, doc):
+        import numpy as np
+        from spacy.attrs import LEMMA, LOWER
+
+        if not len(doc):
+            return doc
+        cache, strings, table = self._cache, self.vocab.strings, self.table
+        lemmas = []
+        for lower in doc.to_array(LOWER).tolist():
+            lemma = cache.get(lower)
+            if lemma is None:
+                word = strings[lower]
+                lemma = cache[lower] = strings.add(table.get(word, word))
+            lemmas.append(lemma)
+        doc.from_array([LEMMA], np.array(lemmas, dtype=np.uint64).reshape(-1, 1))
+        return doc
 
 
 def lemma_table() -> dict[str, str]:
@@ -292,34 +318,41 @@ def build_nlp(patterns: Sequence[Pattern]):
     """spacy.blank("en") with the lookup lemmatizer and span_rulers holding ``patterns``;
     returns the pipeline and the rules whose matches must be checked (``fits``)."""
     import spacy
-    from spacy.lookups import Lookups
 
     _register_lemmatizer()
     nlp = spacy.blank("en")
     lemmatizer = nlp.add_pipe("lower_lookup_lemmatizer")
     table = lemma_table()
-    lookups = Lookups()
-    lookups.add_table("lemma_lookup", table)
-    lemmatizer.lookups = lookups
+    lemmatizer.set_table(table)
     lexicon = Lexicon(table, nlp.tokenizer)
     # span_rulers writing to the same spans: lemma phrases (most rules), lower-case
     # phrases (which also runs the few token patterns) and case-sensitive phrases.
     # A ruler is only added when it gets patterns (an empty one warns on every call).
-    names = {"LEMMA": "span_ruler_lemma", "LOWER": "span_ruler", "ORTH": "span_ruler_orth"}
-    rulers: dict[str, object] = {}
+    # The few token patterns (with wildcards) go to a ruler of their own that only
+    # runs on texts holding one of their first words (``RuleTagger.gate``): spaCy's
+    # Matcher tests every token pattern at every token, which cost as much as all
+    # the phrase matching.
+    names = {"LEMMA": "span_ruler_lemma", "LOWER": "span_ruler", "ORTH": "span_ruler_orth",
+             None: TOKEN_RULER}
+    rulers: dict[str | None, object] = {}
 
-    def ruler(attr: str):
+    def ruler(attr: str | None):
         if attr not in rulers:
             rulers[attr] = nlp.add_pipe("span_ruler", name=names[attr], config={
-                "spans_key": SPANS_KEY, "validate": True, "phrase_matcher_attr": attr,
+                "spans_key": SPANS_KEY, "validate": True, "phrase_matcher_attr": attr or "LOWER",
                 "overwrite": False})
         return rulers[attr]
 
+    first_words: set[str] | None = set()
     for pattern in patterns:
         try:
             entries = pattern.spacy_patterns(lexicon)
-            for attr in ("LEMMA", "LOWER", "ORTH"):
-                group = [e for a, e in entries if a == attr or (attr == "LOWER" and a is None)]
+            for _, entry in entries:
+                if isinstance(entry["pattern"], list) and first_words is not None:
+                    words = _first_words(entry["pattern"], lexicon)
+                    first_words = None if words is None else first_words | words
+            for attr in ("LEMMA", "LOWER", "ORTH", None):
+                group = [e for a, e in entries if a == attr]
                 if group:
                     target = ruler(attr)
                     # phrases need the tokenizer (and, for lemma phrases, the lemmatizer):
@@ -332,7 +365,39 @@ def build_nlp(patterns: Sequence[Pattern]):
             raise LabelsError(f"rule {pattern.id!r}: invalid spaCy pattern ({reason})",
                               line=pattern.line, path=pattern.path,
                               fix="see https://spacy.io/usage/rule-based-matching") from None
-    return nlp, lexicon.checks
+    return nlp, lexicon.checks, _gate(first_words)
+
+
+TOKEN_RULER = "span_ruler_tokens"
+
+
+def _first_words(tokens: list[dict], lexicon: "Lexicon") -> set[str] | None:
+    """The lower-case words a token pattern's first token can be; None if any word."""
+    if not tokens or tokens[0].get("OP") in ("?", "*"):
+        return None
+    spec = tokens[0]
+    words: set[str] = set()
+    for attr, value in spec.items():
+        if attr == "OP":
+            continue
+        values = value.get("IN") if isinstance(value, dict) else [value]
+        if attr not in ("LOWER", "ORTH", "LEMMA") or not isinstance(values, list):
+            return None
+        for v in values:
+            v = str(v).lower()
+            words |= lexicon.words_for(v) | {v} if attr == "LEMMA" else {v}
+        return words
+    return None
+
+
+def _gate(first_words: set[str] | None) -> "re.Pattern | None":
+    """A regex that finds, in a text, a word some token pattern can start with."""
+    if first_words is None:
+        return re.compile("")  # a pattern may start anywhere: run the token ruler on every text
+    if not first_words:
+        return None            # no token patterns
+    alternatives = "|".join(re.escape(w) for w in sorted(first_words, key=lambda w: (-len(w), w)))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 class RuleTagger:
@@ -341,7 +406,7 @@ class RuleTagger:
     def __init__(self, patterns: Sequence[Pattern], taxonomy: Taxonomy):
         self.patterns = list(patterns)
         self.taxonomy = taxonomy
-        self.nlp, self.checks = build_nlp(self.patterns)
+        self.nlp, self.checks, self.gate = build_nlp(self.patterns)
 
     def results(self, doc, original: str | None = None) -> RuleResult:
         original = doc.text if original is None else original
@@ -378,8 +443,16 @@ class RuleTagger:
         no optional hyphen tokens, which made matching several times slower.
         The replacement keeps every offset, so evidence is cut from the original."""
         originals = list(texts)
-        normalised = (_HYPHEN.sub(" ", t) for t in originals)
-        return zip(originals, self.nlp.pipe(normalised, batch_size=batch_size))
+        normalised = [_HYPHEN.sub(" ", t) for t in originals]
+        if self.gate is None:
+            return zip(originals, self.nlp.pipe(normalised, batch_size=batch_size))
+        token_ruler = self.nlp.get_pipe(TOKEN_RULER)
+        with self.nlp.select_pipes(disable=[TOKEN_RULER]):
+            docs = list(self.nlp.pipe(normalised, batch_size=batch_size))
+        for text, doc in zip(normalised, docs):
+            if self.gate.search(text):
+                token_ruler(doc)
+        return zip(originals, docs)
 
     def tag(self, texts: Iterable[str], batch_size: int = 256) -> list[RuleResult]:
         return [self.results(doc, original) for original, doc in self._docs(texts, batch_size)]

@@ -10,9 +10,10 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .ingest import Document, iter_input_files, read_document
+from .judgement import judge_wording
 from .letter import LetterInfo
 from .outputs import atomic_text, dumps, write_csv
 from .parse import Finding, segment_text
@@ -26,13 +27,15 @@ class Segmented:
     warnings: list[str] = field(default_factory=list)
 
 
-def segment_document(doc: Document) -> Segmented:
-    info, findings, warnings = segment_text(doc.text)
+def segment_document(doc: Document, judge: Callable[[str], str] | None = judge_wording) -> Segmented:
+    info, findings, warnings = segment_text(doc.text, judge)
+    if not findings:
+        warnings = warnings + ["no findings: is this an inspection letter or report?"]
     return Segmented(doc, info, findings, doc.warnings + warnings)
 
 
 def letter_id(doc: Document) -> str:
-    return re.sub(r"[^\w\-.]+", "_", Path(doc.source).stem).strip("_") or doc.sha256[:16]
+    return LetterIds().assign(doc.source, doc.sha256)
 
 
 FIELDS = ["id", "letter_id", "source", "kind", "authority", "letter_date", "inspection_start",
@@ -83,11 +86,14 @@ class LetterIds:
         self.seen: dict[str, str] = {}
 
     def __call__(self, doc: Document) -> str:
-        lid = letter_id(doc)
-        owner = self.seen.setdefault(lid, doc.source)
-        if owner != doc.source:
-            lid = f"{lid}-{doc.sha256[:8]}"
-            self.seen.setdefault(lid, doc.source)
+        return self.assign(doc.source, doc.sha256)
+
+    def assign(self, source: str, sha256: str) -> str:
+        lid = re.sub(r"[^\w\-.]+", "_", Path(source).stem).strip("_") or sha256[:16]
+        owner = self.seen.setdefault(lid, source)
+        if owner != source:
+            lid = f"{lid}-{sha256[:8]}"
+            self.seen.setdefault(lid, source)
         return lid
 
 
@@ -110,8 +116,10 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
     records: list[dict] = []
     texts: list[tuple[str, str]] = []
     bar = progress_bar(files, total=len(files), desc="segment", enabled=progress)
+    warnings: list[str] = []
     for path in bar:
         seg = segment_document(read_document(path))
+        warnings += [f"{path}: {w}" for w in seg.warnings]
         lid = ids(seg.document)
         records.extend(finding_records(seg, lid))
         if texts_dir is not None:
@@ -129,5 +137,6 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
             with atomic_text(texts_dir / f"{lid}.txt") as handle:
                 handle.write(text)
     seconds = time.perf_counter() - started
-    return (f"segment: {len(files)} letters, {len(records)} findings -> {out} "
-            f"({seconds:.1f} s)")
+    lines = [f"warning: {w}" for w in warnings]
+    return "\n".join(lines + [f"segment: {len(files)} letters, {len(records)} findings -> {out} "
+                               f"({seconds:.1f} s)"])

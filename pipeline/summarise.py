@@ -1,24 +1,43 @@
-"""Stage: theme summaries of tagged findings.
+"""Stage: theme summaries of tagged findings, in the forms analysts use.
 
-Counts per theme and judgement, and the share of letters that mention each
-theme, as CSV and JSON. (Per-authority and per-year tables, XLSX and the HTML
-report are built on the same counts.)
+Tables (each as CSV, and together as one XLSX with a sheet per table):
+
+- ``themes``: per theme, findings by judgement and the share of letters citing it;
+- ``authority_theme``: per local authority, findings per theme;
+- ``year_theme``: per year of the letter, findings per theme and letters;
+- ``typical_findings``: per theme, its most typical findings with their evidence.
+
+The same figures as JSON, a Markdown report, and a self-contained HTML report
+(one file: inline SVG charts and styles, no script, no network).
 """
 
 from __future__ import annotations
 
-import json
+import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+import io
+import zipfile
+from datetime import date, datetime
 from pathlib import Path
+from typing import Iterable, Sequence
 
-from .errors import InputError
+from .errors import InputError, ParamsError
 from .judgement import JUDGEMENTS
 from .labelset import iter_rows
-from .outputs import write_csv, write_json
+from .outputs import atomic_path, write_csv, write_json
 from .themes import Taxonomy
 
+UNKNOWN = "(not stated)"
+TABLES = ("themes", "authority_theme", "year_theme", "typical_findings")
+
+
+# ----------------------------------------------------------------- reading and filters
 
 def read_tagged(path: Path) -> list[dict]:
+    """The tagged findings (JSONL or CSV from 'tag')."""
+    import json
+
     records = []
     for line, row in iter_rows(path):
         if "themes" not in row or "text" not in row:
@@ -26,19 +45,120 @@ def read_tagged(path: Path) -> list[dict]:
                              fix="give the output of 'safeguarding-themes tag'")
         if isinstance(row["themes"], str):
             row["themes"] = [t for t in row["themes"].split(";") if t]
+        for key in ("scores", "evidence"):
+            if isinstance(row.get(key), str):
+                try:
+                    row[key] = json.loads(row[key]) if row[key] else {}
+                except ValueError:
+                    raise InputError(f"column '{key}' is not JSON", path=str(path), line=line,
+                                     fix="give the output of 'safeguarding-themes tag'") from None
+        row["_line"] = line
         records.append(row)
     return records
 
 
+def parse_day(value: str, end: bool, option: str) -> date:
+    """2019, 2019-06 or 2019-06-30; a year or month given alone covers all its days."""
+    match = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", value.strip())
+    try:
+        if not match:
+            raise ValueError
+        year, month, day = int(match[1]), match[2], match[3]
+        if month is None:
+            return date(year, 12, 31) if end else date(year, 1, 1)
+        if day is None:
+            first = date(year, int(month), 1)   # checks the month
+            if not end:
+                return first
+            following = date(year + int(month) // 12, int(month) % 12 + 1, 1)
+            return date.fromordinal(following.toordinal() - 1)
+        return date(year, int(month), int(day))
+    except ValueError:
+        raise ParamsError(f"{option} {value!r} is not a date",
+                          fix="give YYYY, YYYY-MM or YYYY-MM-DD, e.g. --since 2019-04") from None
+
+
+@dataclass
+class Filters:
+    authorities: Sequence[str] = ()
+    kinds: Sequence[str] = ()
+    judgements: Sequence[str] = ()
+    since: str | None = None
+    until: str | None = None
+
+    def describe(self) -> dict:
+        return {"authority": sorted(self.authorities), "kind": sorted(self.kinds),
+                "judgement": sorted(self.judgements), "since": self.since, "until": self.until}
+
+    def apply(self, records: Iterable[dict]) -> list[dict]:
+        for judgement in self.judgements:
+            if judgement not in JUDGEMENTS:
+                raise ParamsError(f"--judgement {judgement!r} is not a judgement",
+                                  fix=f"use one of {', '.join(JUDGEMENTS)}")
+        since = parse_day(self.since, False, "--since") if self.since else None
+        until = parse_day(self.until, True, "--until") if self.until else None
+        authorities = {a.strip().lower() for a in self.authorities}
+        kept = []
+        for r in records:
+            if authorities and (r.get("authority") or "").strip().lower() not in authorities:
+                continue
+            if self.kinds and r.get("kind") not in self.kinds:
+                continue
+            if self.judgements and r.get("judgement") not in self.judgements:
+                continue
+            if since or until:
+                day = letter_day(r)
+                if day is None or (since and day < since) or (until and day > until):
+                    continue
+            kept.append(r)
+        return kept
+
+
+def letter_day(record: dict) -> date | None:
+    try:
+        return date.fromisoformat(str(record.get("letter_date") or "")[:10])
+    except ValueError:
+        return None
+
+
+def year_of(record: dict) -> str:
+    day = letter_day(record)
+    return str(day.year) if day else UNKNOWN
+
+
+def letter_of(record: dict) -> str:
+    return str(record.get("letter_id") or record.get("source") or "")
+
+
+# ----------------------------------------------------------------- tables
+
+@dataclass
+class Summary:
+    taxonomy: Taxonomy
+    records: list[dict]
+    filters: dict
+    themes: list[dict] = field(default_factory=list)
+    authority_theme: list[dict] = field(default_factory=list)
+    year_theme: list[dict] = field(default_factory=list)
+    typical_findings: list[dict] = field(default_factory=list)
+
+    @property
+    def letters(self) -> int:
+        return len({letter_of(r) for r in self.records})
+
+    def tables(self) -> dict[str, list[dict]]:
+        return {name: getattr(self, name) for name in TABLES}
+
+
 def theme_table(records: list[dict], taxonomy: Taxonomy) -> list[dict]:
-    letters = {r.get("letter_id") for r in records}
+    letters = {letter_of(r) for r in records}
     by_theme = {t: Counter() for t in taxonomy.ids}
     letters_with = defaultdict(set)
     for r in records:
         for theme in r["themes"]:
             if theme in by_theme:
                 by_theme[theme][r.get("judgement") or "neutral"] += 1
-                letters_with[theme].add(r.get("letter_id"))
+                letters_with[theme].add(letter_of(r))
     rows = []
     for theme in taxonomy.ids:
         counts = by_theme[theme]
@@ -50,11 +170,148 @@ def theme_table(records: list[dict], taxonomy: Taxonomy) -> list[dict]:
     return rows
 
 
-def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy) -> str:
+def cross_table(records: list[dict], taxonomy: Taxonomy, key: str, value) -> list[dict]:
+    """Per value of ``key`` (authority, year): its letters, findings and findings per theme."""
+    findings: dict[str, Counter] = defaultdict(Counter)
+    totals: Counter = Counter()
+    letters: dict[str, set] = defaultdict(set)
+    for r in records:
+        k = value(r)
+        totals[k] += 1
+        letters[k].add(letter_of(r))
+        for theme in r["themes"]:
+            findings[k][theme] += 1
+    rows = []
+    for k in sorted(totals, key=lambda x: (x == UNKNOWN, x)):
+        rows.append({key: k, "letters": len(letters[k]), "findings": totals[k],
+                     **{t: findings[k].get(t, 0) for t in taxonomy.ids}})
+    return rows
+
+
+def typical_findings(records: list[dict], taxonomy: Taxonomy, per_theme: int) -> list[dict]:
+    """Per theme, the findings it is most surely about (highest score), one per letter
+    so that one letter's repeated wording does not fill the list."""
+    rows = []
+    for theme in taxonomy.ids:
+        tagged = [r for r in records if theme in r["themes"]]
+        tagged.sort(key=lambda r: (-float((r.get("scores") or {}).get(theme, 1.0)), str(r.get("id"))))
+        seen: set[str] = set()
+        rank = 0
+        for r in tagged:
+            if letter_of(r) in seen:
+                continue
+            seen.add(letter_of(r))
+            rank += 1
+            spans = (r.get("evidence") or {}).get(theme) or []
+            rows.append({"theme": theme, "rank": rank, "id": r.get("id"), "letter_id": r.get("letter_id"),
+                         "authority": r.get("authority"), "letter_date": r.get("letter_date"),
+                         "judgement": r.get("judgement"),
+                         "score": round(float((r.get("scores") or {}).get(theme, 1.0)), 4),
+                         "evidence": "; ".join(str(s.get("text", "")) for s in spans),
+                         "text": r.get("text"), "_spans": spans})
+            if rank == per_theme:
+                break
+    return rows
+
+
+def summarise(records: list[dict], taxonomy: Taxonomy, filters: Filters,
+              per_theme: int = 5) -> Summary:
+    kept = filters.apply(records)
+    summary = Summary(taxonomy, kept, filters.describe())
+    summary.themes = theme_table(kept, taxonomy)
+    summary.authority_theme = cross_table(kept, taxonomy, "authority",
+                                          lambda r: (r.get("authority") or UNKNOWN))
+    summary.year_theme = cross_table(kept, taxonomy, "year", year_of)
+    summary.typical_findings = typical_findings(kept, taxonomy, per_theme)
+    return summary
+
+
+# ----------------------------------------------------------------- writing
+
+def public(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
+
+
+def write_xlsx(path: Path, tables: dict[str, list[dict]]) -> None:
+    """One sheet per table, header row bold and frozen."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in tables.items():
+        sheet = workbook.create_sheet(name)
+        columns = list(rows[0].keys()) if rows else ["(no rows)"]
+        sheet.append(columns)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.freeze_panes = "A2"
+        for row in rows:
+            sheet.append([_cell(row.get(c)) for c in columns])
+        for i, column in enumerate(columns, 1):
+            width = max([len(str(column))] + [min(len(str(row.get(column) or "")), 80) for row in rows[:200]])
+            sheet.column_dimensions[sheet.cell(1, i).column_letter].width = width + 2
+    # the same figures give the same bytes: fixed document dates and zip entry times
+    fixed = datetime(2000, 1, 1)
+    workbook.properties.created = workbook.properties.modified = fixed
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, \
+                zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
+            for item in source.infolist():
+                entry = zipfile.ZipInfo(item.filename, date_time=(2000, 1, 1, 0, 0, 0))
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                entry.external_attr = 0o644 << 16
+                data = source.read(item.filename)
+                if item.filename == "docProps/core.xml":  # openpyxl stamps the time of saving
+                    data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data)
+                target.writestr(entry, data)
+
+
+_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _cell(value):
+    if isinstance(value, str):
+        # Excel refuses control characters; a cell starting with = would be a formula
+        value = _ILLEGAL_XLSX.sub(" ", value)
+        return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return value
+
+
+def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filters | None = None,
+                  per_theme: int = 5) -> str:
+    from .report import render_html, render_markdown
+
     records = read_tagged(tagged)
-    rows = theme_table(records, taxonomy)
-    write_csv(out_dir / "themes.csv", rows, list(rows[0].keys()))
-    write_json(out_dir / "summary.json", {"findings": len(records),
-                                           "letters": len({r.get("letter_id") for r in records}),
-                                           "themes": rows})
-    return f"summarise: {len(records)} findings -> {out_dir}"
+    if not records:
+        raise InputError("no tagged findings in the file", path=str(tagged),
+                         fix="tag some letters first with 'safeguarding-themes tag'")
+    summary = summarise(records, taxonomy, filters or Filters(), per_theme)
+    if not summary.records:
+        raise InputError(f"no finding matches the filters ({_describe_filters(summary.filters)})",
+                         path=str(tagged), fix="widen the filters; authority and kind are matched exactly")
+    tables = {name: public(rows) for name, rows in summary.tables().items()}
+    for name, rows in tables.items():
+        columns = list(rows[0].keys()) if rows else ["theme"]
+        write_csv(out_dir / f"{name}.csv", rows, columns)
+    write_xlsx(out_dir / "summary.xlsx", tables)
+    write_json(out_dir / "summary.json", {
+        "source": str(tagged), "filters": summary.filters, "findings": len(summary.records),
+        "letters": summary.letters,
+        "themes_tagged": sum(len(r["themes"]) for r in summary.records),
+        **tables})
+    from .outputs import atomic_text
+
+    with atomic_text(out_dir / "report.md") as handle:
+        handle.write(render_markdown(summary, str(tagged)))
+    with atomic_text(out_dir / "report.html") as handle:
+        handle.write(render_html(summary, str(tagged)))
+    return (f"summarise: {len(summary.records)} findings from {summary.letters} letters -> {out_dir} "
+            f"(CSV, summary.xlsx, summary.json, report.md, report.html)")
+
+
+def _describe_filters(filters: dict) -> str:
+    parts = [f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in filters.items() if v]
+    return "; ".join(parts) or "none"

@@ -9,6 +9,7 @@ sorted keys), ``evidence`` (per theme: the spans that support it) and
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,13 +53,14 @@ class Tagger:
                 record["evidence"] = {t: [e.as_dict() for e in result.evidence[t]] for t in themes}
                 record["sources"] = {t: "rules" for t in themes}
                 record["method"] = self.method
+            self._judge(out)
             return out
 
-        inputs, proba, text_only = self.score(records, results)
+        inputs, proba, text_only, word_rows = self.score(records, results, with_words=True)
         ids = list(self.taxonomy.ids)
         for i, (record, result, model_input) in enumerate(zip(out, results, inputs)):
             themes, evidence, sources = decide(self.model, ids, model_input, proba[i], text_only[i],
-                                               result, self.thresholds)
+                                               result, self.thresholds, word_rows[i])
             record["themes"] = themes
             record["scores"] = {t: round(float(proba[i, j]), 4) for j, t in sorted(enumerate(ids), key=lambda x: x[1])}
             record["evidence"] = evidence
@@ -71,8 +73,10 @@ class Tagger:
     def thresholds(self):
         return self.model.named_steps["classifier"].thresholds_
 
-    def score(self, records: Sequence[dict], results=None):
-        """Model inputs, calibrated scores and scores without the rules' contribution."""
+    def score(self, records: Sequence[dict], results=None, with_words: bool = False):
+        """Model inputs, calibrated scores and scores without the rules' contribution
+        (and, ``with_words``, a function per finding giving its word features, for
+        the evidence of model-only tags)."""
         from .dataset import model_record, section_of
 
         if results is None:
@@ -82,14 +86,29 @@ class Tagger:
                   for r, c, p, res in zip(records, contexts, previous, results)]
         features = self.model.named_steps["features"].transform(inputs)
         classifier = self.model.named_steps["classifier"]
-        return inputs, classifier.predict_proba(features), classifier.text_only_proba(features)
+        scored = inputs, classifier.predict_proba(features), classifier.text_only_proba(features)
+        if not with_words:
+            return scored
+        # the word block is the first of the FeatureUnion's blocks
+        features = features.tocsr()
+        return (*scored, [functools.partial(features.getrow, i) for i in range(features.shape[0])])
+
+    @property
+    def judges_by_model(self) -> bool:
+        """Whether findings no heading judges get the judgement model's reading."""
+        return (self.method != "rules" and self.judgement is not None
+                and bool((self.judgement_meta or {}).get("use_model")))
 
     def _judge(self, records: list[dict]) -> None:
-        """Judgement of findings no heading judges, by the judgement model where it measured better."""
-        if self.judgement is None or not (self.judgement_meta or {}).get("use_model"):
-            return
+        """Judgement of findings no heading judges: the judgement model where it measured
+        better, else the wording heuristic (where segmentation left it to the tagger)."""
         targets = [r for r in records if r.get("judged_by", "wording") == "wording"]
         if not targets:
+            return
+        if not self.judges_by_model:
+            for record in targets:
+                if not record.get("judgement"):
+                    record["judgement"] = judge_wording(record["text"])
             return
         predicted = self.judgement.predict([{"text": r["text"]} for r in targets])
         for record, judgement in zip(targets, predicted):
@@ -98,7 +117,7 @@ class Tagger:
 
 
 def decide(model, ids: Sequence[str], model_input: dict, proba, text_only, rule_result,
-           thresholds) -> tuple[list[str], dict, dict]:
+           thresholds, words_row=None) -> tuple[list[str], dict, dict]:
     """The combined tagger's themes for one finding, with evidence and sources: what
     `tag` writes and what `evaluate` measures.
 
@@ -117,7 +136,8 @@ def decide(model, ids: Sequence[str], model_input: dict, proba, text_only, rule_
             spans = [e.as_dict() for e in rule_result.evidence[theme]]
             sources[theme] = "both" if text_only[j] >= thresholds[j] else "rules"
         else:
-            spans = [e.as_dict() for e in explain(model, model_input, j)]
+            spans = [e.as_dict() for e in explain(model, model_input, j,
+                                                  words_row=words_row() if words_row else None)]
             if not spans:
                 continue
             sources[theme] = "model"
@@ -208,11 +228,6 @@ def letter_records(paths: Iterable[str | Path]) -> Iterator[list[dict]]:
         yield list(finding_records(seg, ids(seg.document)))
 
 
-TAG_FIELDS = ["id", "letter_id", "source", "kind", "authority", "letter_date", "section",
-              "subsection", "judgement", "judged_by", "grade", "text", "themes", "scores", "evidence",
-              "sources", "method", "start", "end"]
-
-
 def check_tag_inputs(paths: Sequence[Path], findings: Path | None) -> None:
     """Before any model is loaded: letters or a findings file, exactly one."""
     if bool(paths) == bool(findings):
@@ -220,41 +235,19 @@ def check_tag_inputs(paths: Sequence[Path], findings: Path | None) -> None:
                          fix="see 'safeguarding-themes tag --help'")
 
 
-def run_tag(tagger: Tagger, out: Path, output_format: str = "jsonl",
-            paths: Sequence[Path] = (), findings: Path | None = None,
-            progress: bool = True) -> str:
-    """Tag letters (``paths``) or a findings file into ``out``; a one-line summary."""
-    from .outputs import atomic_text, dumps, write_csv
-    from .progress import progress_bar
+def run_tag_findings(tagger: Tagger, findings: Path, out: Path, output_format: str = "jsonl") -> str:
+    """Tag a file of findings that are already split into ``out``; a one-line summary."""
+    from .batch import TAG_FIELDS
+    from .outputs import write_csv, write_jsonl
 
-    check_tag_inputs(paths, findings)
     started = time.perf_counter()
-    if findings is not None:
-        batches: Iterable[list[dict]] = [read_findings_file(findings, keep_judgement=True)]
-        total = 1
-        extra_fields = sorted({k for r in batches[0] for k in r} - set(TAG_FIELDS))
-    else:
-        from .ingest import iter_input_files
-
-        files = list(iter_input_files(list(paths)))
-        if not files:
-            raise InputError("no letters found (.pdf, .txt, .docx, .html)",
-                             path=", ".join(str(p) for p in paths),
-                             fix="give files or folders that hold letters")
-        batches = letter_records(files)
-        total = len(files)
-        extra_fields = []
-    tagged: list[dict] = []
-    bar = progress_bar(batches, total=total, desc="tag", enabled=progress)
-    for records in bar:
-        tagged.extend(tagger.tag_records(records))
-        bar.set_postfix(findings=len(tagged))
+    records = read_findings_file(findings, keep_judgement=True)
+    extra_fields = sorted({k for r in records for k in r} - set(TAG_FIELDS))
+    tagged = tagger.tag_records(records)
     if output_format == "csv":
         write_csv(out, tagged, TAG_FIELDS + extra_fields)
     else:
-        with atomic_text(out) as handle:
-            for record in tagged:
-                handle.write(dumps(record) + "\n")
+        write_jsonl(out, tagged)
     tags = sum(len(r["themes"]) for r in tagged)
     return (f"tag ({tagger.method}): {len(tagged)} findings, {tags} theme tags -> {out} "
             f"({time.perf_counter() - started:.1f} s)")

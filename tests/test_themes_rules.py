@@ -349,21 +349,27 @@ def test_cli_rules_report(tmp_path, runner):
 def reference_tagger(patterns, taxonomy):
     """The patterns as plain spaCy token patterns in one span_ruler: what they mean."""
     import spacy
-    from spacy.lookups import Lookups
+    from spacy.language import Language
 
-    from pipeline.rules import SPANS_KEY, VETO_PREFIX, _register_lemmatizer, lemma_table
+    from pipeline.rules import SPANS_KEY, VETO_PREFIX, lemma_table
 
-    _register_lemmatizer()
+    table = lemma_table()
+
+    # the plain meaning of the lemmatizer: each token's lower-case form looked up
+    @Language.component("reference_lemmas")
+    def reference_lemmas(doc):
+        for token in doc:
+            token.lemma_ = table.get(token.lower_, token.lower_)
+        return doc
+
     nlp = spacy.blank("en")
-    lemmatizer = nlp.add_pipe("lower_lookup_lemmatizer")
-    lookups = Lookups()
-    lookups.add_table("lemma_lookup", lemma_table())
-    lemmatizer.lookups = lookups
+    nlp.add_pipe("reference_lemmas")
     ruler = nlp.add_pipe("span_ruler", config={"spans_key": SPANS_KEY, "overwrite": False})
     ruler.add_patterns([{"label": (VETO_PREFIX if p.veto else "") + p.label, "pattern": p.pattern,
                          "id": p.id} for p in patterns])
     reference = RuleTagger.__new__(RuleTagger)
     reference.patterns, reference.taxonomy, reference.nlp, reference.checks = patterns, taxonomy, nlp, {}
+    reference.gate = None
     return reference
 
 

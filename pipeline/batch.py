@@ -1,0 +1,518 @@
+"""Batch tagging: a folder of thousands of letters in one run.
+
+Letters are tagged in parallel (joblib, one worker process per core by default)
+and written in input order as they finish, so memory does not grow with the
+batch. A letter that fails is recorded in an errors file and the run goes on.
+
+Nothing is lost on an interrupt. The output grows in ``OUT.partial``; after each
+letter, its block of records (one ``write``) is followed by a line in the journal
+``OUT.partial.journal`` giving the letter's content hash and where its block
+ends. The partial output therefore holds whole letters only, and ``--resume``
+cuts it back to the last journalled letter and goes on with the letters not
+done (matched by content hash, so a letter changed since is tagged again). Only
+a complete run replaces ``OUT``: an earlier output stays intact until then.
+A lock file refuses a second run writing the same output.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from .errors import InputError, OutputError, SafeguardingError
+from .outputs import atomic_text, csv_cell, dumps, output_error
+
+# Every field of a tagged finding, in CSV column order.
+TAG_FIELDS = ["id", "letter_id", "source", "kind", "authority", "letter_date", "section",
+              "subsection", "judgement", "judged_by", "grade", "text", "themes", "scores", "evidence",
+              "sources", "method", "start", "end", "sha256"]
+
+
+@dataclass(frozen=True)
+class TaggerConfig:
+    """What a worker process needs to build its own tagger (a tagger itself is too
+    large to send with every letter)."""
+    themes: str
+    patterns: str
+    method: str
+    models: str
+
+    def build(self):
+        from .tag import build_tagger
+        from .themes import load_taxonomy
+
+        return build_tagger(load_taxonomy(self.themes), self.patterns, self.method, self.models)
+
+
+@dataclass
+class LetterJob:
+    path: str
+    letter_id: str
+    sha256: str
+
+
+@dataclass
+class LetterResult:
+    path: str
+    sha256: str
+    findings: int = 0
+    tags: int = 0
+    block: str = ""                 # the letter's records, serialised
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+_TAGGERS: dict[TaggerConfig, object] = {}
+
+
+def _tagger(config: TaggerConfig):
+    """The worker's tagger, built on its first letter and kept for the others."""
+    tagger = _TAGGERS.get(config)
+    if tagger is None:
+        _TAGGERS.clear()
+        tagger = _TAGGERS[config] = config.build()
+    return tagger
+
+
+def serialise(records: Sequence[dict], output_format: str) -> str:
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for record in records:
+            writer.writerow([csv_cell(record.get(k)) for k in TAG_FIELDS])
+        return buffer.getvalue()
+    return "".join(dumps(r) + "\n" for r in records)
+
+
+def tag_letter(job: LetterJob, tagger, output_format: str) -> LetterResult:
+    """One letter read, segmented, tagged and serialised; its failure is reported, not raised."""
+    from .ingest import read_document
+    from .judgement import judge_wording
+    from .segment import finding_records, segment_document
+
+    try:
+        document = read_document(job.path)
+        # the judgement model, where it is used, reads every finding no heading judges
+        seg = segment_document(document, None if tagger.judges_by_model else judge_wording)
+        records = tagger.tag_records(list(finding_records(seg, job.letter_id)))
+        for record in records:
+            record["sha256"] = job.sha256
+        return LetterResult(job.path, job.sha256, len(records), sum(len(r["themes"]) for r in records),
+                            serialise(records, output_format),
+                            warnings=[f"{job.path}: {w}" for w in seg.warnings])
+    except SafeguardingError as exc:
+        return LetterResult(job.path, job.sha256, error=str(exc))
+    except MemoryError:
+        return LetterResult(job.path, job.sha256, error=f"{job.path}: out of memory reading this file")
+    except Exception as exc:  # a bug met on one letter must not stop the other thousands
+        return LetterResult(job.path, job.sha256,
+                            error=f"{job.path}: unexpected error {type(exc).__name__}: {exc} "
+                                  "(please report it with the file)")
+
+
+def _tag_in_worker(job: LetterJob, config: TaggerConfig, output_format: str) -> LetterResult:
+    return tag_letter(job, _tagger(config), output_format)
+
+
+# ----------------------------------------------------------------- planning
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Plan:
+    jobs: list[LetterJob]
+    skipped: list[str] = field(default_factory=list)     # unreadable: reported as errors
+    duplicates: list[tuple[str, str]] = field(default_factory=list)   # (path, same as path)
+
+
+def plan_letters(paths: Sequence[Path]) -> Plan:
+    """Every letter to tag, with its letter id and content hash, in input order.
+
+    The same content twice in one batch (a letter saved twice) is tagged once:
+    the copies would only count its findings twice in the summaries.
+    """
+    from .ingest import iter_input_files
+    from .segment import LetterIds
+
+    files = list(iter_input_files(list(paths)))
+    if not files:
+        raise InputError("no letters found (.pdf, .txt, .docx, .html)",
+                         path=", ".join(str(p) for p in paths),
+                         fix="give files or folders that hold letters")
+    ids = LetterIds()
+    plan = Plan([])
+    first: dict[str, str] = {}
+    for path in files:
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            plan.skipped.append(f"{path}: cannot read ({exc.strerror or exc}) (check the file)")
+            continue
+        if sha in first:
+            plan.duplicates.append((str(path), first[sha]))
+            continue
+        first[sha] = str(path)
+        plan.jobs.append(LetterJob(str(path), ids.assign(str(path), sha), sha))
+    return plan
+
+
+# ----------------------------------------------------------------- output files
+
+def partial_path(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+def journal_path(out: Path) -> Path:
+    return out.with_name(out.name + ".partial.journal")
+
+
+def errors_path(out: Path) -> Path:
+    return out.with_name(out.name + ".errors.csv")
+
+
+def lock_path(out: Path) -> Path:
+    return out.with_name(f".{out.name}.lock")
+
+
+class OutputLock:
+    """An exclusive lock on an output: two runs writing one file would interleave
+    their letters. The operating system releases it when the process ends, even
+    if killed, so a stale lock never blocks the next run."""
+
+    def __init__(self, out: Path):
+        self.path = lock_path(out)
+        self.out = out
+        self.handle = None
+
+    def __enter__(self):
+        import fcntl
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.path, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise output_error(self.out, exc) from None
+        try:
+            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise OutputError(f"another 'tag' run ({holder}) is writing this output", path=str(self.out),
+                              fix="wait for it to finish, or give another --out") from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"pid {os.getpid()}")
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+
+        fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
+        self.handle.close()
+
+
+@dataclass
+class JournalEntry:
+    sha256: str
+    path: str
+    end: int                 # byte offset of the partial output after this letter
+    findings: int = 0
+    tags: int = 0
+    error: str | None = None
+
+    def line(self) -> str:
+        return json.dumps({"sha256": self.sha256, "path": self.path, "end": self.end,
+                           "findings": self.findings, "tags": self.tags, "error": self.error},
+                          sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def read_journal(path: Path, size: int) -> list[JournalEntry]:
+    """The journal's whole lines whose letters are whole in an output of ``size`` bytes."""
+    entries: list[JournalEntry] = []
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError):
+        return entries
+    for line in lines[:-1]:          # the last piece has no newline: cut by a kill
+        try:
+            data = json.loads(line)
+            entry = JournalEntry(data["sha256"], data["path"], int(data["end"]),
+                                 int(data.get("findings", 0)), int(data.get("tags", 0)),
+                                 data.get("error"))
+        except (ValueError, KeyError, TypeError):
+            break
+        if entry.end > size:
+            break
+        entries.append(entry)
+    return entries
+
+
+def header(output_format: str) -> str:
+    if output_format == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(TAG_FIELDS)
+        return buffer.getvalue()
+    return ""
+
+
+def previous_output(out: Path, output_format: str) -> Iterator[tuple[str, str, str]]:
+    """(sha256, source, serialised record) of each record of a finished output."""
+    with open(out, encoding="utf-8", newline="") as handle:
+        if output_format == "csv":
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != TAG_FIELDS:
+                raise InputError("cannot resume: the output's columns are not those of 'tag'",
+                                 path=str(out), fix="give another --out, or run without --resume")
+            for row in reader:
+                buffer = io.StringIO()
+                csv.writer(buffer, lineterminator="\n").writerow([row[k] for k in TAG_FIELDS])
+                yield row.get("sha256") or "", row.get("source") or "", buffer.getvalue()
+            return
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise InputError("cannot resume: not a JSONL output of 'tag'", path=str(out),
+                                 line=number, fix="give another --out, or run without --resume") from None
+            yield record.get("sha256") or "", record.get("source") or "", line if line.endswith("\n") else line + "\n"
+
+
+class PartialOutput:
+    """The output being written: whole letters, each followed by its journal line."""
+
+    def __init__(self, out: Path, output_format: str, resume: bool, plan: Plan):
+        self.out = out
+        self.format = output_format
+        self.partial = partial_path(out)
+        self.journal_file = journal_path(out)
+        self.entries: list[JournalEntry] = []
+        try:
+            self._open(resume, plan)
+        except OSError as exc:
+            raise output_error(self.partial, exc) from None
+
+    def _open(self, resume: bool, plan: Plan) -> None:
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        if resume and self.partial.exists():
+            size = self.partial.stat().st_size
+            self.entries = read_journal(self.journal_file, size)
+            end = self.entries[-1].end if self.entries else 0
+            self.data = open(self.partial, "r+b")
+            self.data.truncate(end)
+            self.data.seek(end)
+            self._rewrite_journal()
+            if end == 0:
+                self.data.write(header(self.format).encode("utf-8"))
+            return
+        self.data = open(self.partial, "wb")
+        self.data.write(header(self.format).encode("utf-8"))
+        self.journal = open(self.journal_file, "w", encoding="utf-8")
+        if resume and self.out.exists():
+            self._carry_over(plan)
+
+    def _rewrite_journal(self) -> None:
+        with atomic_text(self.journal_file) as handle:
+            for entry in self.entries:
+                handle.write(entry.line())
+        self.journal = open(self.journal_file, "a", encoding="utf-8")
+
+    def _carry_over(self, plan: Plan) -> None:
+        """Resuming after a finished run: keep its letters, except those of the inputs
+        whose content has changed since (they are tagged again)."""
+        current = {job.path: job.sha256 for job in plan.jobs}
+        kept: dict[str, list[str]] = {}
+        paths: dict[str, str] = {}
+        for sha, source, text in previous_output(self.out, self.format):
+            if source in current and current[source] != sha:
+                continue
+            kept.setdefault(sha, []).append(text)
+            paths.setdefault(sha, source)
+        for sha, texts in kept.items():
+            self.add(JournalEntry(sha, paths[sha], 0, len(texts)), "".join(texts))
+
+    def done(self) -> set[str]:
+        return {e.sha256 for e in self.entries}
+
+    def add(self, entry: JournalEntry, block: str) -> None:
+        data = block.encode("utf-8")
+        try:
+            # one write per letter: a kill leaves a letter's block whole or absent
+            self.data.write(data)
+            self.data.flush()
+            entry.end = self.data.tell()
+            self.journal.write(entry.line())
+            self.journal.flush()
+        except OSError as exc:
+            raise output_error(self.partial, exc) from None
+        self.entries.append(entry)
+
+    def close(self) -> None:
+        for handle in (getattr(self, "data", None), getattr(self, "journal", None)):
+            if handle is not None and not handle.closed:
+                handle.close()
+
+    def finish(self) -> None:
+        """Make the partial output the output; the journal is no longer needed."""
+        try:
+            self.data.flush()
+            os.fsync(self.data.fileno())
+            self.close()
+            os.replace(self.partial, self.out)
+            self.journal_file.unlink(missing_ok=True)
+        except OSError as exc:
+            raise output_error(self.out, exc) from None
+
+
+def write_errors(out: Path, errors: Sequence[tuple[str, str]]) -> Path | None:
+    """The letters that failed, as CSV (file, error); an old errors file is removed."""
+    path = errors_path(out)
+    if not errors:
+        path.unlink(missing_ok=True)
+        return None
+    with atomic_text(path, newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["file", "error"])
+        writer.writerows(errors)
+    return path
+
+
+# ----------------------------------------------------------------- the run
+
+@dataclass
+class BatchSummary:
+    letters: int = 0          # tagged in this run or carried over
+    tagged: int = 0           # tagged in this run
+    findings: int = 0
+    tags: int = 0
+    resumed: int = 0          # letters already in the output
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _results(jobs: list[LetterJob], config: TaggerConfig, tagger, n_jobs: int,
+             output_format: str) -> Iterable[LetterResult]:
+    if n_jobs == 1:
+        return (tag_letter(job, tagger, output_format) for job in jobs)
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1,
+                        pre_dispatch=f"{4 * n_jobs}")
+    return parallel(delayed(_tag_in_worker)(job, config, output_format) for job in jobs)
+
+
+def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_format: str = "jsonl",
+              jobs: int = 0, resume: bool = False, progress: bool = True) -> BatchSummary:
+    """Tag every letter under ``paths`` into ``out``; see the module's docstring."""
+    from .progress import progress_bar
+
+    import warnings
+
+    # joblib warns, when a run stops early (an error, Ctrl-C), that finished letters
+    # were not used: they were not written, and --resume tags them again
+    warnings.filterwarnings("ignore", message=r".*tasks have been successfully executed", category=UserWarning)
+    started = time.perf_counter()
+    n_jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
+    plan = plan_letters(paths)
+    summary = BatchSummary(duplicates=len(plan.duplicates))
+    with OutputLock(out):
+        # one process builds its tagger here, so that a bad model or pattern file is
+        # reported before any letter; parallel workers build their own
+        if len(plan.jobs) < 2:
+            n_jobs = 1
+        tagger = config.build() if n_jobs == 1 else _check_config(config)
+        output = PartialOutput(out, output_format, resume, plan)
+        try:
+            done = output.done()
+            for entry in output.entries:
+                summary.letters += entry.error is None
+                summary.findings += entry.findings
+                summary.tags += entry.tags
+                if entry.error:
+                    summary.errors.append((entry.path, entry.error))
+            summary.resumed = len(output.entries)
+            todo = [job for job in plan.jobs if job.sha256 not in done]
+            bar = progress_bar(_results(todo, config, tagger, n_jobs, output_format),
+                               total=len(todo), desc="tag", unit="letter", enabled=progress)
+            for result in bar:
+                output.add(JournalEntry(result.sha256, result.path, 0, result.findings, result.tags,
+                                        result.error), result.block)
+                summary.warnings += result.warnings
+                if result.error:
+                    summary.errors.append((result.path, result.error))
+                else:
+                    summary.letters += 1
+                    summary.tagged += 1
+                    summary.findings += result.findings
+                    summary.tags += result.tags
+                bar.set_postfix(findings=summary.findings, errors=len(summary.errors),
+                                refresh=False)
+            bar.close()
+            summary.errors += [(message.split(": ", 1)[0], message) for message in plan.skipped]
+            summary.errors += [(path, f"{path}: same content as {first}: tagged once")
+                               for path, first in plan.duplicates]
+            write_errors(out, summary.errors)
+            output.finish()
+        finally:
+            output.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _check_config(config: TaggerConfig) -> None:
+    """Before workers start: the taxonomy, the patterns and the models' hashes."""
+    from .artifacts import read_meta, verify_artifact
+    from .rules import load_patterns
+    from .themes import load_taxonomy
+    from .train import JUDGEMENT_ARTIFACT, THEMES_ARTIFACT
+
+    taxonomy = load_taxonomy(config.themes)
+    load_patterns(config.patterns, taxonomy)
+    if config.method == "combined":
+        from .errors import ModelError
+
+        models = Path(config.models)
+        meta = read_meta(models / THEMES_ARTIFACT)
+        verify_artifact(models / THEMES_ARTIFACT, meta)
+        if list(meta.get("themes", [])) != list(taxonomy.ids):
+            raise ModelError(f"the model's themes differ from {taxonomy.path}",
+                             path=str(models / THEMES_ARTIFACT),
+                             fix="retrain with 'safeguarding-themes train' after changing the taxonomy")
+        if (models / JUDGEMENT_ARTIFACT).exists():
+            verify_artifact(models / JUDGEMENT_ARTIFACT, read_meta(models / JUDGEMENT_ARTIFACT))
+    return None
+
+
+def describe(summary: BatchSummary, out: Path) -> str:
+    """The run's warnings (a line each) and its final line."""
+    rate = summary.tagged / summary.seconds if summary.seconds else 0.0
+    text = (f"tag: {summary.letters} letters, {summary.findings} findings, {summary.tags} theme tags "
+            f"-> {out} ({summary.seconds:.1f} s, {rate:.1f} letters/s")
+    if summary.resumed:
+        text += f"; {summary.resumed} letters were already done"
+    text += ")"
+    failed = len(summary.errors) - summary.duplicates
+    if failed:
+        text += f"; {failed} letter{'s' if failed != 1 else ''} failed, see {errors_path(out)}"
+    if summary.duplicates:
+        text += (f"; {summary.duplicates} duplicate file{'s' if summary.duplicates != 1 else ''} "
+                 f"tagged once, see {errors_path(out)}")
+    return "\n".join([f"warning: {w}" for w in summary.warnings] + [text])

@@ -1,0 +1,159 @@
+"""Batch tagging: parallel workers, errors that do not stop the batch, duplicates,
+the lock, and --resume after a real kill. The rules method keeps these tests
+away from the real models/."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, REPO, SEED_FILES
+from pipeline.cli import app
+
+RULES = ["--method", "rules", "--quiet", "--themes", str(REPO / "labels" / "themes.yaml"),
+         "--patterns", str(REPO / "labels" / "patterns.jsonl")]
+
+
+def letters_folder(tmp_path: Path, corpus_pdfs: int = 0) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for name, path in SEED_FILES.items():
+        shutil.copy(path, folder / f"{name}.txt")
+    for pdf in sorted(CORPUS.glob("*.pdf"))[:corpus_pdfs]:
+        shutil.copy(pdf, folder / pdf.name)
+    return folder
+
+
+def test_two_jobs_write_the_same_output_as_one(tmp_path, runner):
+    folder = letters_folder(tmp_path, corpus_pdfs=3)
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(one), "--jobs", "1"] + RULES)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(two), "--jobs", "2"] + RULES)
+    assert result.exit_code == 0, result.output
+    assert one.read_bytes() == two.read_bytes()
+    records = [json.loads(line) for line in one.read_text(encoding="utf-8").splitlines()]
+    assert {r["letter_id"] for r in records} == {p.stem for p in folder.iterdir()}
+    assert all(len(r["sha256"]) == 64 for r in records)
+    assert "8 letters" in result.output and not (tmp_path / "two.jsonl.partial").exists()
+
+
+def test_a_bad_letter_is_reported_and_the_others_are_tagged(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a PDF")
+    (folder / "empty.txt").write_text("   \n", encoding="utf-8")
+    out = tmp_path / "tagged.jsonl"
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--jobs", "2"] + RULES)
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert "5 letters" in last and "2 letters failed" in last and "tagged.jsonl.errors.csv" in last
+    errors = (tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8").splitlines()
+    assert errors[0] == "file,error" and len(errors) == 3
+    assert any("broken.pdf" in e and "unreadable PDF" in e for e in errors)
+    assert any("empty.txt" in e for e in errors)
+    assert {json.loads(l)["letter_id"] for l in out.read_text(encoding="utf-8").splitlines()} == set(SEED_FILES)
+    # a clean run afterwards removes the old errors file
+    (folder / "broken.pdf").unlink()
+    (folder / "empty.txt").unlink()
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
+    assert not (tmp_path / "tagged.jsonl.errors.csv").exists()
+
+
+def test_the_same_letter_twice_is_tagged_once(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    shutil.copy(folder / "swindon_2011.txt", folder / "zz copy of swindon é.txt")
+    out = tmp_path / "tagged.jsonl"
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "1 duplicate file tagged once" in result.output
+    letters = {json.loads(l)["letter_id"] for l in out.read_text(encoding="utf-8").splitlines()}
+    assert letters == set(SEED_FILES)
+    assert "same content as" in (tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8")
+
+
+def test_a_second_run_on_the_same_output_is_refused(tmp_path, runner):
+    from pipeline.batch import OutputLock
+
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.jsonl"
+    with OutputLock(out):
+        result = runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES)
+    assert result.exit_code == 1
+    assert "another 'tag' run" in result.output and "is writing this output" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+    # released: the next run goes ahead
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline.cli", "tag", *args, "--jobs", "1"] + RULES
+
+
+@pytest.mark.slow
+def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path):
+    folder = letters_folder(tmp_path, corpus_pdfs=12)
+    letters = len(list(folder.iterdir()))
+    expected = tmp_path / "expected.jsonl"
+    subprocess.run(cli(str(folder), "--out", str(expected)), cwd=REPO, check=True, capture_output=True)
+
+    out = tmp_path / "tagged.jsonl"
+    out.write_text("an earlier output\n", encoding="utf-8")
+    journal = tmp_path / "tagged.jsonl.partial.journal"
+    seed = random.randrange(1 << 30)
+    stop_after = random.Random(seed).randrange(1, letters - 4)   # letters left to kill it in
+    process = subprocess.Popen(cli(str(folder), "--out", str(out)), cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if journal.exists() and journal.read_text(encoding="utf-8").count("\n") >= stop_after:
+            break
+        time.sleep(0.005)
+    assert process.poll() is None, f"the run ended before the kill (seed {seed})"
+    time.sleep(random.Random(seed).random() * 0.02)   # somewhere in the next letter
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, f"the run ended before the kill (seed {seed})"
+
+    # the earlier output is intact, and the partial one holds whole letters only
+    assert out.read_text(encoding="utf-8") == "an earlier output\n"
+    partial = (tmp_path / "tagged.jsonl.partial").read_bytes()
+    done = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    assert done, f"seed {seed}"
+    kept = partial[:done[-1]["end"]]
+    assert expected.read_bytes().startswith(kept), f"seed {seed}"
+    assert all(json.loads(line) for line in kept.decode("utf-8").splitlines())
+
+    resumed = subprocess.run(cli(str(folder), "--out", str(out), "--resume"), cwd=REPO,
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(done)} letters were already done" in resumed.stderr
+    assert out.read_bytes() == expected.read_bytes(), f"seed {seed}"
+    assert not journal.exists() and not (tmp_path / "tagged.jsonl.partial").exists()
+
+
+def test_resume_skips_letters_by_content_and_retags_a_changed_one(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
+    before = {json.loads(l)["id"]: l for l in out.read_text(encoding="utf-8").splitlines()}
+    changed = folder / "sandwell_2011.txt"
+    changed.write_text(changed.read_text(encoding="utf-8").replace(
+        "Sandwell", "Sandwell Metropolitan Borough"), encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "4 letters were already done" in result.output
+    after = {json.loads(l)["id"]: l for l in out.read_text(encoding="utf-8").splitlines()}
+    assert set(after) == set(before)
+    for finding_id, line in after.items():
+        if finding_id.startswith("sandwell_2011#"):
+            assert json.loads(line)["sha256"] != json.loads(before[finding_id])["sha256"]
+        else:
+            assert line == before[finding_id]

@@ -1,0 +1,239 @@
+"""Theme summaries: the tables' counts against the tagged file, the XLSX, the
+filters, and the HTML report in a real browser (headless Chromium)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SEED_FILES
+from pipeline.cli import app
+
+THEMES = ["--themes", str(REPO / "labels" / "themes.yaml")]
+RULES = ["--method", "rules", "--quiet", "--patterns", str(REPO / "labels" / "patterns.jsonl")] + THEMES
+TABLES = ["themes", "authority_theme", "year_theme", "typical_findings"]
+
+
+@pytest.fixture(scope="module")
+def seeds_summary(tmp_path_factory):
+    """The seeds tagged by the rules (so that no model is needed) and summarised."""
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    tmp = tmp_path_factory.mktemp("summary")
+    tagged = tmp / "tagged.jsonl"
+    result = runner.invoke(app, ["tag", *map(str, SEED_FILES.values()), "--out", str(tagged)] + RULES)
+    assert result.exit_code == 0, result.output
+    out = tmp / "summary"
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(out), "--params",
+                                 str(tmp / "none.yaml")] + THEMES)
+    assert result.exit_code == 0, result.output
+    return tagged, out
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_the_tables_count_what_the_tagged_file_holds(seeds_summary):
+    tagged, out = seeds_summary
+    records = [json.loads(line) for line in tagged.read_text(encoding="utf-8").splitlines()]
+    letters = {r["letter_id"] for r in records}
+    by_theme = Counter((t, r["judgement"]) for r in records for t in r["themes"])
+    letters_with = {t: {r["letter_id"] for r in records if t in r["themes"]}
+                    for r in records for t in r["themes"]}
+
+    rows = read_csv(out / "themes.csv")
+    assert len(rows) == 17
+    for row in rows:
+        theme = row["theme"]
+        for judgement in ("strength", "meets_requirements", "development", "priority_action", "neutral"):
+            assert int(row[judgement]) == by_theme[(theme, judgement)], (theme, judgement)
+        assert int(row["findings"]) == sum(n for (t, _), n in by_theme.items() if t == theme)
+        assert int(row["letters"]) == len(letters_with.get(theme, ()))
+        assert float(row["share_of_letters"]) == pytest.approx(len(letters_with.get(theme, ())) / len(letters),
+                                                              abs=1e-4)
+    assert sum(int(r["findings"]) for r in rows) == sum(len(r["themes"]) for r in records)
+
+    authority = read_csv(out / "authority_theme.csv")
+    assert {r["authority"] for r in authority} == {r["authority"] or "(not stated)" for r in records}
+    for row in authority:
+        mine = [r for r in records if (r["authority"] or "(not stated)") == row["authority"]]
+        assert int(row["findings"]) == len(mine)
+        for theme in (r["theme"] for r in rows):
+            assert int(row[theme]) == sum(theme in r["themes"] for r in mine)
+
+    years = read_csv(out / "year_theme.csv")
+    assert sum(int(r["findings"]) for r in years) == len(records)
+    for row in years:
+        mine = [r for r in records if (r["letter_date"] or "")[:4] == row["year"]
+                or (not r["letter_date"] and row["year"] == "(not stated)")]
+        assert int(row["letters"]) == len({r["letter_id"] for r in mine})
+        assert int(row["timeliness"]) == sum("timeliness" in r["themes"] for r in mine)
+
+    typical = read_csv(out / "typical_findings.csv")
+    by_id = {r["id"]: r for r in records}
+    assert typical and all(row["theme"] in by_id[row["id"]]["themes"] for row in typical)
+
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["findings"] == len(records) and summary["letters"] == len(letters)
+    assert [r["findings"] for r in summary["themes"]] == [int(r["findings"]) for r in rows]
+
+
+def test_the_xlsx_has_one_sheet_per_table(seeds_summary):
+    from openpyxl import load_workbook
+
+    _, out = seeds_summary
+    book = load_workbook(out / "summary.xlsx", read_only=True)
+    assert book.sheetnames == TABLES
+    for name in TABLES:
+        rows = list(book[name].iter_rows(values_only=True))
+        table = read_csv(out / f"{name}.csv")
+        assert list(rows[0]) == list(table[0].keys())
+        assert len(rows) - 1 == len(table)
+    themes = {row[0]: row for row in book["themes"].iter_rows(min_row=2, values_only=True)}
+    assert themes["timeliness"][7] == int(read_csv(out / "themes.csv")[0]["findings"])
+
+
+def test_the_markdown_report_has_every_table(seeds_summary):
+    _, out = seeds_summary
+    text = (out / "report.md").read_text(encoding="utf-8")
+    for heading in ("## Findings per theme, by judgement", "## Findings per local authority and theme",
+                    "## Findings per year and theme", "## Typical findings per theme"):
+        assert heading in text
+    assert "**" in text  # evidence in bold
+
+
+def fixture_records() -> list[dict]:
+    def record(i, authority, date, kind, judgement, themes):
+        return {"id": f"l{i}#0000", "letter_id": f"l{i}", "authority": authority, "letter_date": date,
+                "kind": kind, "judgement": judgement, "text": "Thresholds are not understood.",
+                "themes": themes, "scores": {t: 0.9 for t in themes},
+                "evidence": {t: [{"start": 0, "end": 10, "text": "Thresholds", "rule": "x"}] for t in themes}}
+
+    return [record(1, "Blackpool", "2018-05-01", "focused_visit", "development", ["thresholds"]),
+            record(2, "Blackpool", "2020-02-10", "inspection_report", "strength", ["thresholds", "timeliness"]),
+            record(3, "Lancashire", "2021-11-30", "focused_visit", "development", ["timeliness"]),
+            record(4, "Kent", None, "inspection_report", "development", [])]
+
+
+@pytest.mark.parametrize("options, letters", [
+    ([], {"l1", "l2", "l3", "l4"}),
+    (["--authority", "blackpool"], {"l1", "l2"}),
+    (["--authority", "Blackpool", "--authority", "Kent"], {"l1", "l2", "l4"}),
+    (["--since", "2019"], {"l2", "l3"}),
+    (["--until", "2020-02"], {"l1", "l2"}),
+    (["--since", "2018-05-02", "--until", "2021-11-30"], {"l2", "l3"}),
+    (["--kind", "focused_visit"], {"l1", "l3"}),
+    (["--judgement", "development"], {"l1", "l3", "l4"}),
+    (["--judgement", "development", "--authority", "Blackpool"], {"l1"}),
+])
+def test_filters(tmp_path, runner, options, letters):
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
+                                 "--params", str(tmp_path / "none.yaml")] + THEMES + options)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["letters"] == len(letters)
+    expected = [r for r in fixture_records() if r["letter_id"] in letters]
+    themes = {r["theme"]: r for r in summary["themes"]}
+    assert themes["thresholds"]["findings"] == sum("thresholds" in r["themes"] for r in expected)
+    assert themes["timeliness"]["findings"] == sum("timeliness" in r["themes"] for r in expected)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--since", "last year"], "--since 'last year' is not a date"),
+    (["--until", "2020-13"], "--until '2020-13' is not a date"),
+    (["--judgement", "bad"], "--judgement 'bad' is not a judgement"),
+    (["--authority", "Nowhere"], "no finding matches the filters (authority Nowhere)"),
+])
+def test_bad_filters_are_one_line_errors(tmp_path, runner, options, message):
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
+                                 "--params", str(tmp_path / "none.yaml")] + THEMES + options)
+    assert result.exit_code == 1
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_csv_from_tag_is_summarised_like_the_jsonl(tmp_path, runner, seeds_summary):
+    tagged, out = seeds_summary
+    as_csv = tmp_path / "tagged.csv"
+    result = runner.invoke(app, ["tag", *map(str, SEED_FILES.values()), "--out", str(as_csv),
+                                 "--format", "csv"] + RULES)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["summarise", str(as_csv), "--out", str(tmp_path / "s"),
+                                 "--params", str(tmp_path / "none.yaml")] + THEMES)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "s" / "themes.csv").read_text() == (out / "themes.csv").read_text()
+
+
+# ----------------------------------------------------------------- in a browser
+
+CHECK = """
+const charts = [...document.querySelectorAll('svg.chart')].map(svg => {
+  const marks = [...svg.querySelectorAll('rect.bar, rect.cell')];
+  const drawn = marks.filter(r => { const b = r.getBBox(); return b.width > 0 && b.height > 0; });
+  return {id: svg.id, marks: marks.length, drawn: drawn.length,
+          width: svg.getBoundingClientRect().width, height: svg.getBoundingClientRect().height};
+});
+return {charts: charts, scripts: document.scripts.length, marks: document.querySelectorAll('mark').length,
+        pwned: window.__pwned === undefined ? null : window.__pwned,
+        text: document.body.innerText};
+"""
+
+
+def browser():
+    from browser import missing_reason, open_page
+
+    reason = missing_reason()
+    if reason:
+        pytest.fail(reason)
+    return open_page
+
+
+def test_the_html_report_loads_in_chromium_with_its_charts_drawn(seeds_summary, tmp_path):
+    open_page = browser()
+    _, out = seeds_summary
+    shot = tmp_path / "report.png"
+    page = open_page(out / "report.html", CHECK, screenshot=shot)
+    assert [e for e in page.console if e.get("level") in ("SEVERE", "WARNING")] == []
+    charts = {c["id"]: c for c in page.result["charts"]}
+    assert set(charts) == {"chart-judgement", "chart-heatmap", "chart-time"}
+    for chart in charts.values():
+        assert chart["width"] > 100 and chart["height"] > 100
+        assert chart["marks"] > 0 and chart["drawn"] == chart["marks"], chart
+    assert page.result["scripts"] == 0 and page.result["marks"] > 0
+    assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_text_from_letters_is_inert_in_the_report(tmp_path, runner):
+    """A finding (and an authority name) carrying markup shows as text and runs nothing."""
+    open_page = browser()
+    attack = ('Thresholds <script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">'
+              '</mark><svg onload="window.__pwned=3"> are understood.')
+    records = fixture_records()
+    records[0]["text"] = attack
+    records[0]["authority"] = '<b onmouseover="window.__pwned=4">Blackpool</b>'
+    records[0]["evidence"] = {"thresholds": [{"start": 11, "end": 19, "text": "<script>",
+                                              "rule": '"><script>window.__pwned=5</script>'}]}
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
+                                 "--params", str(tmp_path / "none.yaml")] + THEMES)
+    assert result.exit_code == 0, result.output
+    page = open_page(tmp_path / "out" / "report.html", CHECK, screenshot=tmp_path / "xss.png")
+    assert page.result["pwned"] is None
+    assert page.result["scripts"] == 0
+    assert [e for e in page.console if e.get("level") == "SEVERE"] == []
+    assert "<script>window.__pwned = 1</script>" in page.result["text"]
+    assert '<b onmouseover="window.__pwned=4">Blackpool</b>' in page.result["text"]
+    markdown = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "<script>" not in markdown and "&lt;script&gt;" in markdown
