@@ -17,6 +17,7 @@ A lock file refuses a second run writing the same output.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -43,6 +44,19 @@ class TaggerConfig:
     patterns: str
     method: str
     models: str
+
+    def fingerprint(self) -> str:
+        """What decides the records a letter gets: method, taxonomy, patterns, models."""
+        from .artifacts import sha256_file
+
+        digest = hashlib.sha256(self.method.encode("utf-8"))
+        files = [Path(self.themes), Path(self.patterns)]
+        if self.method != "rules":
+            files += sorted(Path(self.models).glob("*.meta.json"))
+        for path in files:
+            digest.update(path.name.encode("utf-8"))
+            digest.update(sha256_file(path).encode("ascii") if path.exists() else b"-")
+        return digest.hexdigest()
 
     def build(self):
         from .tag import build_tagger
@@ -207,7 +221,10 @@ class OutputLock:
             raise output_error(self.out, exc) from None
         try:
             fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                self.handle.close()
+                raise output_error(self.out, exc) from None
             self.handle.seek(0)
             holder = self.handle.read().strip() or "another process"
             self.handle.close()
@@ -230,36 +247,55 @@ class OutputLock:
 class JournalEntry:
     sha256: str
     path: str
-    end: int                 # byte offset of the partial output after this letter
+    end: int = 0             # byte offset of the partial output after this letter
     findings: int = 0
     tags: int = 0
     error: str | None = None
+    letter_id: str | None = None
+    block: str = ""          # sha1 of the letter's block: a resume checks every block
 
     def line(self) -> str:
         return json.dumps({"sha256": self.sha256, "path": self.path, "end": self.end,
-                           "findings": self.findings, "tags": self.tags, "error": self.error},
+                           "findings": self.findings, "tags": self.tags, "error": self.error,
+                           "letter_id": self.letter_id, "block": self.block},
                           sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def read_journal(path: Path, size: int) -> list[JournalEntry]:
-    """The journal's whole lines whose letters are whole in an output of ``size`` bytes."""
+def journal_header(output_format: str, settings: str) -> dict:
+    return {"journal": 1, "format": output_format, "settings": settings}
+
+
+def read_journal(path: Path, partial: Path) -> tuple[dict | None, list[JournalEntry]]:
+    """The journal's header, and its entries whose letters are whole in the partial
+    output: every block is checked against its hash, up to the first that is not
+    (a kill cuts the last journal line; a power cut may lose unsynced blocks)."""
     entries: list[JournalEntry] = []
     try:
         lines = path.read_text(encoding="utf-8").split("\n")
+        data = partial.read_bytes()
     except (OSError, UnicodeDecodeError):
-        return entries
-    for line in lines[:-1]:          # the last piece has no newline: cut by a kill
+        return None, entries
+    try:
+        head = json.loads(lines[0])
+        if not isinstance(head, dict) or head.get("journal") != 1:
+            return None, entries
+    except ValueError:
+        return None, entries
+    start = len(header(head.get("format", "")).encode("utf-8"))
+    for line in lines[1:-1]:          # the last piece has no newline: cut by a kill
         try:
-            data = json.loads(line)
-            entry = JournalEntry(data["sha256"], data["path"], int(data["end"]),
-                                 int(data.get("findings", 0)), int(data.get("tags", 0)),
-                                 data.get("error"))
+            item = json.loads(line)
+            entry = JournalEntry(item["sha256"], item["path"], int(item["end"]),
+                                 int(item.get("findings", 0)), int(item.get("tags", 0)),
+                                 item.get("error"), item.get("letter_id"), item.get("block", ""))
         except (ValueError, KeyError, TypeError):
             break
-        if entry.end > size:
+        if entry.end > len(data) or entry.end < start or \
+                hashlib.sha1(data[start:entry.end]).hexdigest() != entry.block:
             break
         entries.append(entry)
-    return entries
+        start = entry.end
+    return head, entries
 
 
 def header(output_format: str) -> str:
@@ -270,88 +306,145 @@ def header(output_format: str) -> str:
     return ""
 
 
-def previous_output(out: Path, output_format: str) -> Iterator[tuple[str, str, str]]:
-    """(sha256, source, serialised record) of each record of a finished output."""
-    with open(out, encoding="utf-8", newline="") as handle:
-        if output_format == "csv":
-            reader = csv.DictReader(handle)
-            if reader.fieldnames != TAG_FIELDS:
-                raise InputError("cannot resume: the output's columns are not those of 'tag'",
-                                 path=str(out), fix="give another --out, or run without --resume")
-            for row in reader:
-                buffer = io.StringIO()
-                csv.writer(buffer, lineterminator="\n").writerow([row[k] for k in TAG_FIELDS])
-                yield row.get("sha256") or "", row.get("source") or "", buffer.getvalue()
-            return
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                raise InputError("cannot resume: not a JSONL output of 'tag'", path=str(out),
-                                 line=number, fix="give another --out, or run without --resume") from None
-            yield record.get("sha256") or "", record.get("source") or "", line if line.endswith("\n") else line + "\n"
+@dataclass
+class PreviousRecord:
+    sha256: str
+    source: str
+    letter_id: str | None
+    tags: int
+    text: str
+
+
+def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
+    """The records of a finished output of 'tag', as written."""
+    fix = "give the output of an earlier 'tag' run in the same --format, or leave out --resume"
+    try:
+        with open(out, encoding="utf-8", newline="") as handle:
+            if output_format == "csv":
+                reader = csv.DictReader(handle)
+                if reader.fieldnames != TAG_FIELDS:
+                    raise InputError("cannot resume: the output's columns are not those of 'tag'",
+                                     path=str(out), fix=fix)
+                for row in reader:
+                    buffer = io.StringIO()
+                    csv.writer(buffer, lineterminator="\n").writerow([row[k] for k in TAG_FIELDS])
+                    themes = [t for t in (row.get("themes") or "").split(";") if t]
+                    yield PreviousRecord(row.get("sha256") or "", row.get("source") or "",
+                                         row.get("letter_id") or None, len(themes), buffer.getvalue())
+                return
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    record = None
+                if not isinstance(record, dict) or not isinstance(record.get("themes", []), list):
+                    raise InputError("cannot resume: not a JSONL output of 'tag'", path=str(out),
+                                     line=number, fix=fix)
+                yield PreviousRecord(record.get("sha256") or "", record.get("source") or "",
+                                     record.get("letter_id"), len(record.get("themes") or []),
+                                     line if line.endswith("\n") else line + "\n")
+    except UnicodeDecodeError:
+        raise InputError("cannot resume: the output is not UTF-8 text", path=str(out), fix=fix) from None
 
 
 class PartialOutput:
-    """The output being written: whole letters, each followed by its journal line."""
+    """The output being written: whole letters, each followed by its journal line.
 
-    def __init__(self, out: Path, output_format: str, resume: bool, plan: Plan):
+    The journal's first line records the output format and the tagger's settings, so
+    that a resume with other options is refused rather than mixing two kinds of output.
+    """
+
+    def __init__(self, out: Path, output_format: str, resume: bool, plan: Plan, settings: str):
         self.out = out
         self.format = output_format
+        self.settings = settings
         self.partial = partial_path(out)
         self.journal_file = journal_path(out)
         self.entries: list[JournalEntry] = []
+        self.data = self.journal = None
         try:
-            self._open(resume, plan)
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            if resume and self.partial.exists():
+                self._reopen()
+            else:
+                self._start(resume, plan)
         except OSError as exc:
+            self.close()
             raise output_error(self.partial, exc) from None
 
-    def _open(self, resume: bool, plan: Plan) -> None:
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
-        if resume and self.partial.exists():
-            size = self.partial.stat().st_size
-            self.entries = read_journal(self.journal_file, size)
-            end = self.entries[-1].end if self.entries else 0
-            self.data = open(self.partial, "r+b")
-            self.data.truncate(end)
-            self.data.seek(end)
-            self._rewrite_journal()
-            if end == 0:
-                self.data.write(header(self.format).encode("utf-8"))
-            return
-        self.data = open(self.partial, "wb")
-        self.data.write(header(self.format).encode("utf-8"))
-        self.journal = open(self.journal_file, "w", encoding="utf-8")
-        if resume and self.out.exists():
-            self._carry_over(plan)
-
-    def _rewrite_journal(self) -> None:
+    def _reopen(self) -> None:
+        """Carry on a partial output: cut it back to its last whole, journalled letter."""
+        head, self.entries = read_journal(self.journal_file, self.partial)
+        wanted = journal_header(self.format, self.settings)
+        if head is not None and head != wanted:
+            raise InputError(
+                f"cannot resume: {self.partial.name} was written with --format {head.get('format')} "
+                "and other tagger settings (method, patterns or models)" if head.get("format") == self.format
+                else f"cannot resume: {self.partial.name} was written with --format {head.get('format')}",
+                path=str(self.partial),
+                fix="resume with the options of the interrupted run, or leave out --resume to start again")
+        end = self.entries[-1].end if self.entries else 0
+        self.data = open(self.partial, "r+b")
+        self.data.truncate(end)
+        self.data.seek(end)
+        if end == 0:
+            self.data.write(header(self.format).encode("utf-8"))
         with atomic_text(self.journal_file) as handle:
+            handle.write(json.dumps(wanted, sort_keys=True) + "\n")
             for entry in self.entries:
                 handle.write(entry.line())
+        self.journal = open(self.journal_file, "a", encoding="utf-8")
+
+    def _start(self, resume: bool, plan: Plan) -> None:
+        """A new partial output (with a finished output's letters, when resuming from
+        one), made in temporary files and put in place only when whole: an interrupt
+        or a bad earlier output leaves nothing that a later --resume would trust."""
+        tmp_data = self.partial.with_name(self.partial.name + ".tmp")
+        tmp_journal = self.journal_file.with_name(self.journal_file.name + ".tmp")
+        try:
+            self.data = open(tmp_data, "wb")
+            self.journal = open(tmp_journal, "w", encoding="utf-8")
+            self.journal.write(json.dumps(journal_header(self.format, self.settings), sort_keys=True) + "\n")
+            self.data.write(header(self.format).encode("utf-8"))
+            if resume and self.out.exists():
+                self._carry_over(plan)
+            self.close()
+            os.replace(tmp_journal, self.journal_file)
+            os.replace(tmp_data, self.partial)
+        except BaseException:
+            self.close()
+            tmp_data.unlink(missing_ok=True)
+            tmp_journal.unlink(missing_ok=True)
+            raise
+        self.data = open(self.partial, "ab")
         self.journal = open(self.journal_file, "a", encoding="utf-8")
 
     def _carry_over(self, plan: Plan) -> None:
         """Resuming after a finished run: keep its letters, except those of the inputs
         whose content has changed since (they are tagged again)."""
-        current = {job.path: job.sha256 for job in plan.jobs}
-        kept: dict[str, list[str]] = {}
-        paths: dict[str, str] = {}
-        for sha, source, text in previous_output(self.out, self.format):
-            if source in current and current[source] != sha:
-                continue
-            kept.setdefault(sha, []).append(text)
-            paths.setdefault(sha, source)
-        for sha, texts in kept.items():
-            self.add(JournalEntry(sha, paths[sha], 0, len(texts)), "".join(texts))
+        current = {os.path.realpath(job.path): job.sha256 for job in plan.jobs}
+        kept: dict[str, list[PreviousRecord]] = {}
+        for record in previous_output(self.out, self.format):
+            changed = current.get(os.path.realpath(record.source)) not in (None, record.sha256)
+            if not changed:
+                kept.setdefault(record.sha256, []).append(record)
+        for sha, records in kept.items():
+            first = records[0]
+            self.add(JournalEntry(sha, first.source, 0, len(records), sum(r.tags for r in records),
+                                  letter_id=first.letter_id), "".join(r.text for r in records))
 
     def done(self) -> set[str]:
         return {e.sha256 for e in self.entries}
 
+    def taken_ids(self) -> dict[str, str]:
+        """Letter ids already in the output, with their files."""
+        return {e.letter_id: e.path for e in self.entries if e.letter_id}
+
     def add(self, entry: JournalEntry, block: str) -> None:
         data = block.encode("utf-8")
+        entry.block = hashlib.sha1(data).hexdigest()
         try:
             # one write per letter: a kill leaves a letter's block whole or absent
             self.data.write(data)
@@ -364,9 +457,14 @@ class PartialOutput:
         self.entries.append(entry)
 
     def close(self) -> None:
-        for handle in (getattr(self, "data", None), getattr(self, "journal", None)):
+        for handle in (self.data, self.journal):
             if handle is not None and not handle.closed:
                 handle.close()
+
+    def discard(self) -> None:
+        self.close()
+        self.partial.unlink(missing_ok=True)
+        self.journal_file.unlink(missing_ok=True)
 
     def finish(self) -> None:
         """Make the partial output the output; the journal is no longer needed."""
@@ -422,9 +520,10 @@ def _results(jobs: list[LetterJob], config: TaggerConfig, tagger, n_jobs: int,
 def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_format: str = "jsonl",
               jobs: int = 0, resume: bool = False, progress: bool = True) -> BatchSummary:
     """Tag every letter under ``paths`` into ``out``; see the module's docstring."""
-    from .progress import progress_bar
-
     import warnings
+
+    from .progress import progress_bar
+    from .segment import LetterIds
 
     # joblib warns, when a run stops early (an error, Ctrl-C), that finished letters
     # were not used: they were not written, and --resume tags them again
@@ -439,7 +538,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
         if len(plan.jobs) < 2:
             n_jobs = 1
         tagger = config.build() if n_jobs == 1 else _check_config(config)
-        output = PartialOutput(out, output_format, resume, plan)
+        output = PartialOutput(out, output_format, resume, plan, config.fingerprint())
         try:
             done = output.done()
             for entry in output.entries:
@@ -449,27 +548,47 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                 if entry.error:
                     summary.errors.append((entry.path, entry.error))
             summary.resumed = len(output.entries)
+            # ids of letters already in the output stay theirs: a letter added since,
+            # with the same file name, gets its own id
+            ids = LetterIds()
+            ids.seen.update(output.taken_ids())
             todo = [job for job in plan.jobs if job.sha256 not in done]
+            for job in todo:
+                job.letter_id = ids.assign(job.path, job.sha256)
             bar = progress_bar(_results(todo, config, tagger, n_jobs, output_format),
                                total=len(todo), desc="tag", unit="letter", enabled=progress)
-            for result in bar:
-                output.add(JournalEntry(result.sha256, result.path, 0, result.findings, result.tags,
-                                        result.error), result.block)
-                summary.warnings += result.warnings
-                if result.error:
-                    summary.errors.append((result.path, result.error))
-                else:
-                    summary.letters += 1
-                    summary.tagged += 1
-                    summary.findings += result.findings
-                    summary.tags += result.tags
-                bar.set_postfix(findings=summary.findings, errors=len(summary.errors),
-                                refresh=False)
+            try:
+                for result, job in zip(bar, todo):
+                    output.add(JournalEntry(result.sha256, result.path, 0, result.findings, result.tags,
+                                            result.error, job.letter_id), result.block)
+                    summary.warnings += result.warnings
+                    if result.error:
+                        summary.errors.append((result.path, result.error))
+                    else:
+                        summary.letters += 1
+                        summary.tagged += 1
+                        summary.findings += result.findings
+                        summary.tags += result.tags
+                    bar.set_postfix(findings=summary.findings, errors=len(summary.errors),
+                                    refresh=False)
+            except Exception as exc:
+                if type(exc).__name__ != "TerminatedWorkerError":
+                    raise
+                raise InputError(f"a worker process died (out of memory, or a crash on one letter); "
+                                 f"the letters done are kept in {partial_path(out)}",
+                                 fix="run the same command with --resume; with --jobs 1 the letter "
+                                     "that fails is named") from None
             bar.close()
             summary.errors += [(message.split(": ", 1)[0], message) for message in plan.skipped]
             summary.errors += [(path, f"{path}: same content as {first}: tagged once")
                                for path, first in plan.duplicates]
             write_errors(out, summary.errors)
+            failed = [e for _, e in summary.errors if "same content as" not in e]
+            if summary.letters == 0 and failed:
+                # nothing to show for the run: keep an earlier output rather than empty it
+                output.discard()
+                raise InputError(f"no letter could be tagged; the first: {failed[0]}",
+                                 fix=f"see {errors_path(out)}")
             output.finish()
         finally:
             output.close()

@@ -173,11 +173,17 @@ def tag_command(
     method_name = method.value if method is not None else stage.get("method", "combined")
     jobs = jobs if jobs is not None else stage.get("jobs", 0)
     if findings is not None:
+        from .batch import OutputLock
+        from .errors import InputError
         from .tag import build_tagger, run_tag_findings
         from .themes import load_taxonomy
 
+        if resume:
+            raise InputError("--resume is for letters, not --findings",
+                             fix="tag the findings file again without --resume")
         tagger = build_tagger(load_taxonomy(themes), patterns, method_name, models)
-        typer.echo(run_tag_findings(tagger, findings, out, output_format.value), err=True)
+        with OutputLock(out):
+            typer.echo(run_tag_findings(tagger, findings, out, output_format.value), err=True)
         return
     from .batch import TaggerConfig, describe, partial_path, run_batch
 

@@ -35,7 +35,14 @@ class LabelledFinding:
 
 def iter_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
     """(line number, record) of a JSONL or CSV file; malformed lines are errors."""
-    path = Path(path)
+    try:
+        yield from _iter_rows(Path(path))
+    except UnicodeDecodeError:
+        raise LabelsError("not UTF-8 text", path=str(path),
+                          fix="save the file as UTF-8 (in Excel: CSV UTF-8)") from None
+
+
+def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
     if not path.exists():
         raise LabelsError("file not found", path=str(path), fix="check the path")
     if path.suffix.lower() == ".csv":

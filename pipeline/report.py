@@ -7,6 +7,7 @@ text that comes from letters is escaped, so a finding cannot inject markup.
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Sequence
 
@@ -36,10 +37,14 @@ def highlight(text: str, spans: Sequence[dict]) -> str:
     return "".join(out)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~])")
+
+
 def _md(text) -> str:
-    """Text safe inside a Markdown table cell."""
-    return ("" if text is None else str(text)).replace("\\", "\\\\").replace("|", "\\|") \
-        .replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+    """Text that Markdown shows as written: no markup, links, images or HTML from letters."""
+    text = "" if text is None else str(text)
+    text = re.sub(r"\s+", " ", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def _md_highlight(text: str, spans: Sequence[dict]) -> str:
@@ -57,7 +62,7 @@ def _md_highlight(text: str, spans: Sequence[dict]) -> str:
 def render_markdown(summary, source: str) -> str:
     tax = summary.taxonomy
     lines = [f"# Theme summary", "",
-             f"{len(summary.records)} findings from {summary.letters} letters in `{_md(source)}`.",
+             f"{len(summary.records)} findings from {summary.letters} letters in {_md(source)}.",
              f"Filters: {_filters_text(summary.filters)}.", "",
              "## Findings per theme, by judgement", "",
              "| theme | strength | meets requirements | development | priority action | neutral | "
@@ -87,7 +92,7 @@ def render_markdown(summary, source: str) -> str:
             continue
         for r in rows:
             where = ", ".join(_md(x) for x in (r["authority"], r["letter_date"], r["judgement"]) if x)
-            lines.append(f"- {_md_highlight(r['text'] or '', r['_spans'])} ({where}; `{_md(r['id'])}`)")
+            lines.append(f"- {_md_highlight(r['text'] or '', r['_spans'])} ({where}; {_md(r['id'])})")
         lines.append("")
     return "\n".join(lines)
 
@@ -187,12 +192,14 @@ def chart_over_time(summary) -> str:
     tax = summary.taxonomy
     letters_by_year: dict[str, set] = {}
     citing: dict[tuple[str, str], set] = {}
+    for letter, r in summary.scope.items():
+        letters_by_year.setdefault(year_of(r), set()).add(letter)
     for r in summary.records:
-        year = year_of(r)
-        letters_by_year.setdefault(year, set()).add(letter_of(r))
         for theme in r["themes"]:
-            citing.setdefault((year, theme), set()).add(letter_of(r))
-    labels = [r["year"] for r in summary.year_theme]
+            citing.setdefault((year_of(r), theme), set()).add(letter_of(r))
+    # a time axis: every year from the first to the last (undated letters are left out)
+    years = sorted(int(y) for y in letters_by_year if y.isdigit())
+    labels = [str(y) for y in range(years[0], years[-1] + 1)] if years else []
     panel_w, panel_h, cols = 210, 120, 4
     rows_n = (len(tax.ids) + cols - 1) // cols
     width, height = panel_w * cols + 10, panel_h * rows_n + 10

@@ -373,8 +373,8 @@ TOKEN_RULER = "span_ruler_tokens"
 
 def _first_words(tokens: list[dict], lexicon: "Lexicon") -> set[str] | None:
     """The lower-case words a token pattern's first token can be; None if any word."""
-    if not tokens or tokens[0].get("OP") in ("?", "*"):
-        return None
+    if not tokens or tokens[0].get("OP", "+") != "+":
+        return None  # optional, negated or counted: the pattern may start at any word
     spec = tokens[0]
     words: set[str] = set()
     for attr, value in spec.items():
@@ -390,14 +390,15 @@ def _first_words(tokens: list[dict], lexicon: "Lexicon") -> set[str] | None:
     return None
 
 
-def _gate(first_words: set[str] | None) -> "re.Pattern | None":
-    """A regex that finds, in a text, a word some token pattern can start with."""
+def _gate(first_words: set[str] | None) -> frozenset[str] | None:
+    """The lower-case words some token pattern can start with: a doc with none of them
+    as a token cannot match. None: there are no token patterns. An empty set: a
+    pattern may start at any word, so the token ruler runs on every doc."""
     if first_words is None:
-        return re.compile("")  # a pattern may start anywhere: run the token ruler on every text
+        return frozenset()
     if not first_words:
-        return None            # no token patterns
-    alternatives = "|".join(re.escape(w) for w in sorted(first_words, key=lambda w: (-len(w), w)))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        return None
+    return frozenset(first_words)
 
 
 class RuleTagger:
@@ -446,11 +447,14 @@ class RuleTagger:
         normalised = [_HYPHEN.sub(" ", t) for t in originals]
         if self.gate is None:
             return zip(originals, self.nlp.pipe(normalised, batch_size=batch_size))
+        from spacy.attrs import LOWER
+
         token_ruler = self.nlp.get_pipe(TOKEN_RULER)
+        starts = {self.nlp.vocab.strings.add(w) for w in self.gate}
         with self.nlp.select_pipes(disable=[TOKEN_RULER]):
             docs = list(self.nlp.pipe(normalised, batch_size=batch_size))
-        for text, doc in zip(normalised, docs):
-            if self.gate.search(text):
+        for doc in docs:
+            if not starts or not starts.isdisjoint(doc.to_array(LOWER).tolist()):
                 token_ruler(doc)
         return zip(originals, docs)
 

@@ -38,13 +38,21 @@ def read_tagged(path: Path) -> list[dict]:
     """The tagged findings (JSONL or CSV from 'tag')."""
     import json
 
+    if Path(path).suffix.lower() not in (".jsonl", ".json", ".csv", ".ndjson"):
+        raise InputError(f"cannot read a {Path(path).suffix or 'file without extension'} file here",
+                         path=str(path), fix="give the JSONL or CSV output of 'safeguarding-themes tag'")
     records = []
     for line, row in iter_rows(path):
         if "themes" not in row or "text" not in row:
             raise InputError("not a tagged finding (no 'themes' or 'text')", path=str(path), line=line,
                              fix="give the output of 'safeguarding-themes tag'")
+        if row["themes"] is None:
+            row["themes"] = []
         if isinstance(row["themes"], str):
             row["themes"] = [t for t in row["themes"].split(";") if t]
+        if not isinstance(row["themes"], list) or not all(isinstance(t, str) for t in row["themes"]):
+            raise InputError("'themes' is not a list of theme ids", path=str(path), line=line,
+                             fix="give the output of 'safeguarding-themes tag'")
         for key in ("scores", "evidence"):
             if isinstance(row.get(key), str):
                 try:
@@ -90,7 +98,10 @@ class Filters:
         return {"authority": sorted(self.authorities), "kind": sorted(self.kinds),
                 "judgement": sorted(self.judgements), "since": self.since, "until": self.until}
 
-    def apply(self, records: Iterable[dict]) -> list[dict]:
+    def apply(self, records: Iterable[dict]) -> tuple[list[dict], dict[str, dict]]:
+        """The findings kept, and the letters in scope: those that pass the letter
+        filters (authority, kind, dates), whatever their findings' judgements, so that
+        a share of letters keeps its meaning under --judgement."""
         for judgement in self.judgements:
             if judgement not in JUDGEMENTS:
                 raise ParamsError(f"--judgement {judgement!r} is not a judgement",
@@ -98,20 +109,29 @@ class Filters:
         since = parse_day(self.since, False, "--since") if self.since else None
         until = parse_day(self.until, True, "--until") if self.until else None
         authorities = {a.strip().lower() for a in self.authorities}
-        kept = []
+        kinds = {k.strip().lower() for k in self.kinds}
+        kept: list[dict] = []
+        scope: dict[str, dict] = {}   # letter -> one of its findings (for its authority, year)
         for r in records:
             if authorities and (r.get("authority") or "").strip().lower() not in authorities:
                 continue
-            if self.kinds and r.get("kind") not in self.kinds:
-                continue
-            if self.judgements and r.get("judgement") not in self.judgements:
+            if kinds and (r.get("kind") or "").lower() not in kinds:
                 continue
             if since or until:
                 day = letter_day(r)
                 if day is None or (since and day < since) or (until and day > until):
                     continue
+            scope.setdefault(letter_of(r), r)
+            if self.judgements and judgement_of(r) not in self.judgements:
+                continue
             kept.append(r)
-        return kept
+        return kept, scope
+
+
+def judgement_of(record: dict) -> str:
+    """The finding's judgement; one the taxonomy of judgements does not know counts as neutral."""
+    judgement = record.get("judgement")
+    return judgement if judgement in JUDGEMENTS else "neutral"
 
 
 def letter_day(record: dict) -> date | None:
@@ -137,6 +157,7 @@ class Summary:
     taxonomy: Taxonomy
     records: list[dict]
     filters: dict
+    scope: dict = field(default_factory=dict)   # letters that pass the letter filters
     themes: list[dict] = field(default_factory=list)
     authority_theme: list[dict] = field(default_factory=list)
     year_theme: list[dict] = field(default_factory=list)
@@ -144,20 +165,22 @@ class Summary:
 
     @property
     def letters(self) -> int:
-        return len({letter_of(r) for r in self.records})
+        return len(self.scope)
 
     def tables(self) -> dict[str, list[dict]]:
         return {name: getattr(self, name) for name in TABLES}
 
 
-def theme_table(records: list[dict], taxonomy: Taxonomy) -> list[dict]:
-    letters = {letter_of(r) for r in records}
+def theme_table(records: list[dict], taxonomy: Taxonomy, letters: set[str] | None = None) -> list[dict]:
+    """Per theme: findings by judgement, and the letters (of ``letters``, all letters
+    in scope) with at least one finding on it."""
+    letters = {letter_of(r) for r in records} if letters is None else letters
     by_theme = {t: Counter() for t in taxonomy.ids}
     letters_with = defaultdict(set)
     for r in records:
         for theme in r["themes"]:
             if theme in by_theme:
-                by_theme[theme][r.get("judgement") or "neutral"] += 1
+                by_theme[theme][judgement_of(r)] += 1
                 letters_with[theme].add(letter_of(r))
     rows = []
     for theme in taxonomy.ids:
@@ -170,19 +193,22 @@ def theme_table(records: list[dict], taxonomy: Taxonomy) -> list[dict]:
     return rows
 
 
-def cross_table(records: list[dict], taxonomy: Taxonomy, key: str, value) -> list[dict]:
-    """Per value of ``key`` (authority, year): its letters, findings and findings per theme."""
+def cross_table(records: list[dict], taxonomy: Taxonomy, key: str, value,
+                scope: dict[str, dict] | None = None) -> list[dict]:
+    """Per value of ``key`` (authority, year): its letters in scope, its findings, and
+    its findings per theme."""
     findings: dict[str, Counter] = defaultdict(Counter)
     totals: Counter = Counter()
     letters: dict[str, set] = defaultdict(set)
+    for letter, r in (scope or {letter_of(r): r for r in records}).items():
+        letters[value(r)].add(letter)
     for r in records:
         k = value(r)
         totals[k] += 1
-        letters[k].add(letter_of(r))
         for theme in r["themes"]:
             findings[k][theme] += 1
     rows = []
-    for k in sorted(totals, key=lambda x: (x == UNKNOWN, x)):
+    for k in sorted(set(totals) | set(letters), key=lambda x: (x == UNKNOWN, x)):
         rows.append({key: k, "letters": len(letters[k]), "findings": totals[k],
                      **{t: findings[k].get(t, 0) for t in taxonomy.ids}})
     return rows
@@ -216,12 +242,12 @@ def typical_findings(records: list[dict], taxonomy: Taxonomy, per_theme: int) ->
 
 def summarise(records: list[dict], taxonomy: Taxonomy, filters: Filters,
               per_theme: int = 5) -> Summary:
-    kept = filters.apply(records)
-    summary = Summary(taxonomy, kept, filters.describe())
-    summary.themes = theme_table(kept, taxonomy)
+    kept, scope = filters.apply(records)
+    summary = Summary(taxonomy, kept, filters.describe(), scope)
+    summary.themes = theme_table(kept, taxonomy, set(scope))
     summary.authority_theme = cross_table(kept, taxonomy, "authority",
-                                          lambda r: (r.get("authority") or UNKNOWN))
-    summary.year_theme = cross_table(kept, taxonomy, "year", year_of)
+                                          lambda r: (r.get("authority") or UNKNOWN), scope)
+    summary.year_theme = cross_table(kept, taxonomy, "year", year_of, scope)
     summary.typical_findings = typical_findings(kept, taxonomy, per_theme)
     return summary
 
@@ -291,7 +317,8 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
     summary = summarise(records, taxonomy, filters or Filters(), per_theme)
     if not summary.records:
         raise InputError(f"no finding matches the filters ({_describe_filters(summary.filters)})",
-                         path=str(tagged), fix="widen the filters; authority and kind are matched exactly")
+                         path=str(tagged), fix="widen the filters; authority and kind are matched "
+                                               "exactly, case aside")
     tables = {name: public(rows) for name, rows in summary.tables().items()}
     for name, rows in tables.items():
         columns = list(rows[0].keys()) if rows else ["theme"]

@@ -95,26 +95,30 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path, runner):
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", "tag", *args, "--jobs", "1"] + RULES
+    return [sys.executable, "-m", "pipeline.cli", "tag", *args] + RULES
 
 
 @pytest.mark.slow
-def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path):
+@pytest.mark.parametrize("fmt, jobs", [("jsonl", "1"), ("csv", "2")])
+def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path, fmt, jobs):
     folder = letters_folder(tmp_path, corpus_pdfs=12)
     letters = len(list(folder.iterdir()))
-    expected = tmp_path / "expected.jsonl"
-    subprocess.run(cli(str(folder), "--out", str(expected)), cwd=REPO, check=True, capture_output=True)
+    expected = tmp_path / f"expected.{fmt}"
+    options = ["--format", fmt, "--jobs", jobs]
+    subprocess.run(cli(str(folder), "--out", str(expected), *options), cwd=REPO, check=True,
+                   capture_output=True)
 
-    out = tmp_path / "tagged.jsonl"
+    out = tmp_path / f"tagged.{fmt}"
     out.write_text("an earlier output\n", encoding="utf-8")
-    journal = tmp_path / "tagged.jsonl.partial.journal"
+    journal = tmp_path / f"tagged.{fmt}.partial.journal"
     seed = random.randrange(1 << 30)
     stop_after = random.Random(seed).randrange(1, letters - 4)   # letters left to kill it in
-    process = subprocess.Popen(cli(str(folder), "--out", str(out)), cwd=REPO,
+    process = subprocess.Popen(cli(str(folder), "--out", str(out), *options), cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
-        if journal.exists() and journal.read_text(encoding="utf-8").count("\n") >= stop_after:
+        # the journal's first line is its header; then a line per letter
+        if journal.exists() and journal.read_text(encoding="utf-8").count("\n") > stop_after:
             break
         time.sleep(0.005)
     assert process.poll() is None, f"the run ended before the kill (seed {seed})"
@@ -124,19 +128,20 @@ def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path):
 
     # the earlier output is intact, and the partial one holds whole letters only
     assert out.read_text(encoding="utf-8") == "an earlier output\n"
-    partial = (tmp_path / "tagged.jsonl.partial").read_bytes()
-    done = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    partial = (tmp_path / f"tagged.{fmt}.partial").read_bytes()
+    done = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()[1:]]
     assert done, f"seed {seed}"
     kept = partial[:done[-1]["end"]]
     assert expected.read_bytes().startswith(kept), f"seed {seed}"
-    assert all(json.loads(line) for line in kept.decode("utf-8").splitlines())
+    if fmt == "jsonl":
+        assert all(json.loads(line) for line in kept.decode("utf-8").splitlines())
 
-    resumed = subprocess.run(cli(str(folder), "--out", str(out), "--resume"), cwd=REPO,
+    resumed = subprocess.run(cli(str(folder), "--out", str(out), "--resume", *options), cwd=REPO,
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(done)} letters were already done" in resumed.stderr
     assert out.read_bytes() == expected.read_bytes(), f"seed {seed}"
-    assert not journal.exists() and not (tmp_path / "tagged.jsonl.partial").exists()
+    assert not journal.exists() and not (tmp_path / f"tagged.{fmt}.partial").exists()
 
 
 def test_resume_skips_letters_by_content_and_retags_a_changed_one(tmp_path, runner):
@@ -157,3 +162,73 @@ def test_resume_skips_letters_by_content_and_retags_a_changed_one(tmp_path, runn
             assert json.loads(line)["sha256"] != json.loads(before[finding_id])["sha256"]
         else:
             assert line == before[finding_id]
+
+
+def test_resume_with_another_format_is_refused(tmp_path, runner):
+    from pipeline.batch import PartialOutput, Plan
+
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.out"
+    output = PartialOutput(out, "csv", False, Plan([]), "settings")
+    output.close()
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 1
+    assert "cannot resume: tagged.out.partial was written with --format csv" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_failed_carry_over_leaves_nothing_a_later_resume_would_trust(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.csv"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out), "--format", "csv"] + RULES).exit_code == 0
+    before = out.read_bytes()
+    # --format forgotten: the finished CSV output is not JSONL
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 1 and "cannot resume" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("tagged")) == ["tagged.csv"]
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume", "--format", "csv"] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "5 letters were already done" in result.output
+    assert out.read_bytes() == before
+
+
+def test_a_letter_added_with_the_same_file_name_gets_its_own_id(tmp_path, runner):
+    folder = tmp_path / "inbox"
+    (folder / "2020").mkdir(parents=True)
+    shutil.copy(SEED_FILES["swindon_2011"], folder / "2020" / "letter.txt")
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
+    (folder / "2019").mkdir()
+    shutil.copy(SEED_FILES["sandwell_2011"], folder / "2019" / "letter.txt")  # sorts first
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+    by_source = {}
+    for r in records:
+        by_source.setdefault(r["letter_id"], set()).add(r["source"])
+    assert all(len(sources) == 1 for sources in by_source.values()), by_source
+    assert len(by_source) == 2 and len({r["id"] for r in records}) == len(records)
+
+
+def test_when_every_letter_fails_the_run_fails_and_the_earlier_output_stays(tmp_path, runner):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "scan.pdf").write_bytes(b"%PDF-1.4\nnot really")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    out = tmp_path / "tagged.jsonl"
+    out.write_text("the earlier output\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "no letter could be tagged" in lines[0] and "errors.csv" in lines[0]
+    assert out.read_text(encoding="utf-8") == "the earlier output\n"
+    assert not (tmp_path / "tagged.jsonl.partial").exists()
+    assert len((tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_resume_is_refused_for_a_findings_file(tmp_path, runner):
+    findings = tmp_path / "f.jsonl"
+    findings.write_text(json.dumps({"id": "a", "text": "Visits are timely."}) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", "--findings", str(findings), "--out", str(tmp_path / "t.jsonl"),
+                                 "--resume"] + RULES)
+    assert result.exit_code == 1 and "--resume is for letters" in result.output

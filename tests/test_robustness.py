@@ -182,12 +182,10 @@ def test_a_full_disk_leaves_the_earlier_output_intact(tmp_path, runner, monkeypa
     assert out.read_text(encoding="utf-8") == "the earlier output\n"
 
     # and for an output written in one piece
-    real_write = os.write
     monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left")))
     result = runner.invoke(app, ["segment", str(SEED), "--out", str(out)])
     one_line_error(result, "disk full while writing")
     assert out.read_text(encoding="utf-8") == "the earlier output\n"
-    assert real_write is os.write
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("tagged.jsonl.partial")
                   and not p.name.startswith(".tagged.jsonl.lock")) == ["tagged.jsonl"]
 
@@ -265,7 +263,9 @@ def mutate(text: str, rng: random.Random, kinds: list[str]) -> str:
     in place: CRLF line ends, trailing spaces and tabs, doubled blank lines, a BOM,
     non-breaking spaces between words, a form feed between paragraphs."""
     lines = text.split("\n")
-    for kind in kinds:
+    # in the order files have them: trailing spaces come before a CRLF line end
+    order = ["trailing", "blank", "nbsp", "formfeed", "crlf"]
+    for kind in sorted((k for k in kinds if k in order), key=order.index):
         if kind == "crlf":
             lines = [l + "\r" for l in lines]
         elif kind == "trailing":
@@ -292,3 +292,55 @@ def test_mutated_seed_letters_lose_no_finding_text(name, seed, kinds):
     got = [" ".join(t.replace("\u00a0", " ").split()) for t in
            (f.text for f in segment_text(document.text)[1])]
     assert got == expected, kinds
+
+
+# ----------------------------------------------------------------- bad labels, patterns, params at the CLI
+
+GOOD_LABEL = '{"id": "first", "letter_id": "l1", "text": "Visits are timely.", "themes": ["timeliness"]}'
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([GOOD_LABEL, "not json"], "labels.jsonl:2: malformed JSON"),
+    ([GOOD_LABEL, '{"id": "a", "text": "x", "themes": ["nope"]}'], "labels.jsonl:2: unknown theme id 'nope'"),
+    ([GOOD_LABEL, GOOD_LABEL], "duplicate id 'first'"),
+    ([GOOD_LABEL, '{"id": "a", "text": "  ", "themes": []}'], "labels.jsonl:2: empty text"),
+    ([GOOD_LABEL], "too few examples of theme(s)"),
+])
+def test_bad_labels_files_are_one_line_errors_at_the_cli(tmp_path, runner, lines, message):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["train", "--labels", str(labels), "--out-dir", str(tmp_path / "models"),
+                                 "--themes", str(REPO / "labels" / "themes.yaml"),
+                                 "--patterns", str(REPO / "labels" / "patterns.jsonl"),
+                                 "--params", str(tmp_path / "none.yaml")])
+    one_line_error(result, message)
+    assert not (tmp_path / "models").exists()
+
+
+def test_an_invalid_pattern_is_a_one_line_error_at_the_cli(tmp_path, runner):
+    patterns = tmp_path / "patterns.jsonl"
+    patterns.write_text('{"id": "x/1", "label": "timeliness", "pattern": [{"LEMA": "delay"}]}\n',
+                        encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(SEED), "--out", str(tmp_path / "t.jsonl"), "--method", "rules",
+                                 "--themes", str(REPO / "labels" / "themes.yaml"), "--patterns", str(patterns)])
+    one_line_error(result, "patterns.jsonl:1", "invalid spaCy pattern")
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("train:\n  C: -1\n", "train.C = -1.0 is out of range"),
+    ("tag:\n  jobs: -3\n", "tag.jobs = -3 is out of range"),
+    ("summarise:\n  typical_findings: 0\n", "summarise.typical_findings = 0 is out of range"),
+])
+def test_params_out_of_range_are_one_line_errors_at_the_cli(tmp_path, runner, content, message):
+    params = tmp_path / "params.yaml"
+    params.write_text(content, encoding="utf-8")
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text(json.dumps({"id": "a#1", "letter_id": "a", "text": "x", "themes": []}) + "\n",
+                      encoding="utf-8")
+    command = {"train": ["train", "--out-dir", str(tmp_path / "m")],
+               "tag:": ["tag", str(SEED), "--out", str(tmp_path / "t.jsonl"), "--method", "rules"],
+               "summarise": ["summarise", str(tagged), "--out", str(tmp_path / "s")]}
+    args = next(v for k, v in command.items() if content.startswith(k))
+    result = runner.invoke(app, args + ["--params", str(params), "--themes", str(REPO / "labels" / "themes.yaml")])
+    one_line_error(result, message, "params.yaml")

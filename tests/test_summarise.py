@@ -122,18 +122,19 @@ def fixture_records() -> list[dict]:
             record(4, "Kent", None, "inspection_report", "development", [])]
 
 
-@pytest.mark.parametrize("options, letters", [
-    ([], {"l1", "l2", "l3", "l4"}),
-    (["--authority", "blackpool"], {"l1", "l2"}),
-    (["--authority", "Blackpool", "--authority", "Kent"], {"l1", "l2", "l4"}),
-    (["--since", "2019"], {"l2", "l3"}),
-    (["--until", "2020-02"], {"l1", "l2"}),
-    (["--since", "2018-05-02", "--until", "2021-11-30"], {"l2", "l3"}),
-    (["--kind", "focused_visit"], {"l1", "l3"}),
-    (["--judgement", "development"], {"l1", "l3", "l4"}),
-    (["--judgement", "development", "--authority", "Blackpool"], {"l1"}),
+@pytest.mark.parametrize("options, letters, kept", [
+    ([], {"l1", "l2", "l3", "l4"}, None),
+    (["--authority", "blackpool"], {"l1", "l2"}, None),
+    (["--authority", "Blackpool", "--authority", "Kent"], {"l1", "l2", "l4"}, None),
+    (["--since", "2019"], {"l2", "l3"}, None),
+    (["--until", "2020-02"], {"l1", "l2"}, None),
+    (["--since", "2018-05-02", "--until", "2021-11-30"], {"l2", "l3"}, None),
+    (["--kind", "Focused_Visit"], {"l1", "l3"}, None),
+    # a judgement filter keeps findings, not letters: shares stay shares of all letters
+    (["--judgement", "development"], {"l1", "l2", "l3", "l4"}, {"l1", "l3", "l4"}),
+    (["--judgement", "development", "--authority", "Blackpool"], {"l1", "l2"}, {"l1"}),
 ])
-def test_filters(tmp_path, runner, options, letters):
+def test_filters(tmp_path, runner, options, letters, kept):
     tagged = tmp_path / "tagged.jsonl"
     tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
     result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
@@ -141,10 +142,15 @@ def test_filters(tmp_path, runner, options, letters):
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["letters"] == len(letters)
-    expected = [r for r in fixture_records() if r["letter_id"] in letters]
+    expected = [r for r in fixture_records() if r["letter_id"] in (kept or letters)
+                and ("--judgement" not in options or r["judgement"] == "development")]
+    assert summary["findings"] == len(expected)
     themes = {r["theme"]: r for r in summary["themes"]}
-    assert themes["thresholds"]["findings"] == sum("thresholds" in r["themes"] for r in expected)
-    assert themes["timeliness"]["findings"] == sum("timeliness" in r["themes"] for r in expected)
+    for theme in ("thresholds", "timeliness"):
+        citing = {r["letter_id"] for r in expected if theme in r["themes"]}
+        assert themes[theme]["findings"] == sum(theme in r["themes"] for r in expected)
+        assert themes[theme]["share_of_letters"] == round(len(citing) / len(letters), 4)
+    assert sum(r["letters"] for r in summary["authority_theme"]) == len(letters)
 
 
 @pytest.mark.parametrize("options, message", [
@@ -178,6 +184,8 @@ def test_a_csv_from_tag_is_summarised_like_the_jsonl(tmp_path, runner, seeds_sum
 # ----------------------------------------------------------------- in a browser
 
 CHECK = """
+const handlers = [...document.querySelectorAll('*')].filter(
+  el => [...el.attributes].some(a => a.name.toLowerCase().startsWith('on'))).length;
 const charts = [...document.querySelectorAll('svg.chart')].map(svg => {
   const marks = [...svg.querySelectorAll('rect.bar, rect.cell')];
   const drawn = marks.filter(r => { const b = r.getBBox(); return b.width > 0 && b.height > 0; });
@@ -185,6 +193,7 @@ const charts = [...document.querySelectorAll('svg.chart')].map(svg => {
           width: svg.getBoundingClientRect().width, height: svg.getBoundingClientRect().height};
 });
 return {charts: charts, scripts: document.scripts.length, marks: document.querySelectorAll('mark').length,
+        handlers: handlers, images: document.images.length, bold: document.querySelectorAll('b').length,
         pwned: window.__pwned === undefined ? null : window.__pwned,
         text: document.body.innerText};
 """
@@ -230,10 +239,26 @@ def test_text_from_letters_is_inert_in_the_report(tmp_path, runner):
                                  "--params", str(tmp_path / "none.yaml")] + THEMES)
     assert result.exit_code == 0, result.output
     page = open_page(tmp_path / "out" / "report.html", CHECK, screenshot=tmp_path / "xss.png")
+    # the page's content security policy would block a script anyway: check that
+    # nothing from the letters became markup at all
     assert page.result["pwned"] is None
-    assert page.result["scripts"] == 0
+    assert page.result["scripts"] == 0 and page.result["handlers"] == 0
+    assert page.result["images"] == 0 and page.result["bold"] == 0
     assert [e for e in page.console if e.get("level") == "SEVERE"] == []
     assert "<script>window.__pwned = 1</script>" in page.result["text"]
     assert '<b onmouseover="window.__pwned=4">Blackpool</b>' in page.result["text"]
     markdown = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "<script>" not in markdown and "&lt;script&gt;" in markdown
+
+
+def test_markdown_shows_text_from_letters_as_written(tmp_path, runner):
+    records = fixture_records()
+    records[0]["text"] = "Thresholds ![x](https://example.org/p.png) and [a link](https://example.org) | *b*"
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
+                                 "--params", str(tmp_path / "none.yaml")] + THEMES)
+    assert result.exit_code == 0, result.output
+    markdown = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "![x](" not in markdown and "[a link](" not in markdown
+    assert r"\!\[x\]\(https://example.org/p.png\)" in markdown and r"\*b\*" in markdown
