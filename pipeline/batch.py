@@ -198,7 +198,12 @@ def errors_path(out: Path) -> Path:
 
 
 def lock_path(out: Path) -> Path:
-    return out.with_name(f".{out.name}.lock")
+    """The lock of an output, in the temporary folder rather than beside the output, so
+    that an output folder holds only outputs (DVC hashes the whole folder)."""
+    import tempfile
+
+    key = hashlib.sha256(os.path.realpath(out).encode("utf-8")).hexdigest()[:24]
+    return Path(tempfile.gettempdir()) / "safeguarding-themes-locks" / f"{key}.lock"
 
 
 class OutputLock:
@@ -218,7 +223,9 @@ class OutputLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.handle = open(self.path, "a+", encoding="utf-8")
         except OSError as exc:
-            raise output_error(self.out, exc) from None
+            raise OutputError(f"cannot create the lock file {self.path} ({exc.strerror or exc})",
+                              path=str(self.out), fix="check that the temporary folder is writable "
+                                                      "(TMPDIR)") from None
         try:
             fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -45,6 +45,8 @@ def test_two_jobs_write_the_same_output_as_one(tmp_path, runner):
     assert {r["letter_id"] for r in records} == {p.stem for p in folder.iterdir()}
     assert all(len(r["sha256"]) == 64 for r in records)
     assert "8 letters" in result.output and not (tmp_path / "two.jsonl.partial").exists()
+    # the output's folder holds the outputs only (DVC hashes whole folders)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inbox", "one.jsonl", "two.jsonl"]
 
 
 def test_a_bad_letter_is_reported_and_the_others_are_tagged(tmp_path, runner):
