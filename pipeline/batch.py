@@ -78,7 +78,7 @@ class LetterResult:
     sha256: str
     findings: int = 0
     tags: int = 0
-    block: str = ""                 # the letter's records, serialised
+    block: bytes = b""              # the letter's records, serialised
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -119,7 +119,7 @@ def tag_letter(job: LetterJob, tagger, output_format: str) -> LetterResult:
         for record in records:
             record["sha256"] = job.sha256
         return LetterResult(job.path, job.sha256, len(records), sum(len(r["themes"]) for r in records),
-                            serialise(records, output_format),
+                            serialise(records, output_format).encode("utf-8"),
                             warnings=[f"{job.path}: {w}" for w in seg.warnings])
     except SafeguardingError as exc:
         return LetterResult(job.path, job.sha256, error=str(exc))
@@ -151,6 +151,23 @@ class Plan:
     skipped: list[str] = field(default_factory=list)     # unreadable: reported as errors
     duplicates: list[tuple[str, str]] = field(default_factory=list)   # (path, same as path)
 
+    def current(self) -> dict[str, str]:
+        """Every input file (real path) with its content hash, duplicates included."""
+        sha = {job.path: job.sha256 for job in self.jobs}
+        files = {os.path.realpath(job.path): job.sha256 for job in self.jobs}
+        files.update({os.path.realpath(path): sha[first] for path, first in self.duplicates if first in sha})
+        return files
+
+    def replaces(self, source: str, sha256: str, current: dict[str, str]) -> bool:
+        """Whether a letter already in the output is an earlier version of an input: the
+        same file (or, where the output was written from another folder, the only input
+        with that file name) now holds other content."""
+        now = current.get(os.path.realpath(source))
+        if now is None:
+            named = [h for path, h in current.items() if os.path.basename(path) == os.path.basename(source)]
+            now = named[0] if len(named) == 1 else None
+        return now is not None and now != sha256
+
 
 def plan_letters(paths: Sequence[Path]) -> Plan:
     """Every letter to tag, with its letter id and content hash, in input order.
@@ -170,6 +187,12 @@ def plan_letters(paths: Sequence[Path]) -> Plan:
     plan = Plan([])
     first: dict[str, str] = {}
     for path in files:
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            name = os.fsencode(path).decode("utf-8", "backslashreplace")
+            plan.skipped.append(f"{name}: file name is not valid UTF-8 (rename the file)")
+            continue
         try:
             sha = file_sha256(path)
         except OSError as exc:
@@ -198,18 +221,16 @@ def errors_path(out: Path) -> Path:
 
 
 def lock_path(out: Path) -> Path:
-    """The lock of an output, in the temporary folder rather than beside the output, so
-    that an output folder holds only outputs (DVC hashes the whole folder)."""
-    import tempfile
-
-    key = hashlib.sha256(os.path.realpath(out).encode("utf-8")).hexdigest()[:24]
-    return Path(tempfile.gettempdir()) / "safeguarding-themes-locks" / f"{key}.lock"
+    return out.with_name(f".{out.name}.lock")
 
 
 class OutputLock:
-    """An exclusive lock on an output: two runs writing one file would interleave
-    their letters. The operating system releases it when the process ends, even
-    if killed, so a stale lock never blocks the next run."""
+    """An exclusive lock on an output, in a file beside it (on the output's own file
+    system, seen by every user and process that can write there): two runs writing
+    one file would interleave their letters. The system releases the lock when the
+    process ends, even if killed, so a stale lock file never blocks the next run; a
+    run that ends normally removes it, so that the output's folder holds only outputs
+    (DVC hashes whole folders)."""
 
     def __init__(self, out: Path):
         self.path = lock_path(out)
@@ -219,24 +240,31 @@ class OutputLock:
     def __enter__(self):
         import fcntl
 
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = open(self.path, "a+", encoding="utf-8")
-        except OSError as exc:
-            raise OutputError(f"cannot create the lock file {self.path} ({exc.strerror or exc})",
-                              path=str(self.out), fix="check that the temporary folder is writable "
-                                                      "(TMPDIR)") from None
-        try:
-            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                self.handle.close()
+        for _ in range(10):
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.handle = open(self.path, "a+", encoding="utf-8")
+            except OSError as exc:
                 raise output_error(self.out, exc) from None
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "another process"
+            try:
+                fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    self.handle.close()
+                    raise output_error(self.out, exc) from None
+                self.handle.seek(0)
+                holder = self.handle.read().strip() or "another process"
+                self.handle.close()
+                raise OutputError(f"another 'tag' run ({holder}) is writing this output",
+                                  path=str(self.out), fix="wait for it to finish, or give another --out") from None
+            # the run before may have removed the file between our open and our lock:
+            # then the lock is on a file nobody else will see; take it again
+            try:
+                if os.stat(self.path).st_ino == os.fstat(self.handle.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             self.handle.close()
-            raise OutputError(f"another 'tag' run ({holder}) is writing this output", path=str(self.out),
-                              fix="wait for it to finish, or give another --out") from None
         self.handle.seek(0)
         self.handle.truncate()
         self.handle.write(f"pid {os.getpid()}")
@@ -246,6 +274,10 @@ class OutputLock:
     def __exit__(self, *exc):
         import fcntl
 
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
         fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
         self.handle.close()
 
@@ -279,9 +311,29 @@ def read_journal(path: Path, partial: Path) -> tuple[dict | None, list[JournalEn
     entries: list[JournalEntry] = []
     try:
         lines = path.read_text(encoding="utf-8").split("\n")
-        data = partial.read_bytes()
+        size = partial.stat().st_size
+        data = open(partial, "rb")
     except (OSError, UnicodeDecodeError):
         return None, entries
+    with data:
+        return _check_journal(lines, data, size, entries)
+
+
+def _block_sha1(handle, start: int, end: int) -> str:
+    """sha1 of bytes [start, end) of an open file, read in pieces (memory stays flat)."""
+    digest = hashlib.sha1()
+    handle.seek(start)
+    left = end - start
+    while left > 0:
+        piece = handle.read(min(left, 1 << 20))
+        if not piece:
+            break
+        digest.update(piece)
+        left -= len(piece)
+    return digest.hexdigest()
+
+
+def _check_journal(lines: list[str], data, size: int, entries: list[JournalEntry]):
     try:
         head = json.loads(lines[0])
         if not isinstance(head, dict) or head.get("journal") != 1:
@@ -297,8 +349,7 @@ def read_journal(path: Path, partial: Path) -> tuple[dict | None, list[JournalEn
                                  item.get("error"), item.get("letter_id"), item.get("block", ""))
         except (ValueError, KeyError, TypeError):
             break
-        if entry.end > len(data) or entry.end < start or \
-                hashlib.sha1(data[start:entry.end]).hexdigest() != entry.block:
+        if entry.end > size or entry.end < start or _block_sha1(data, start, entry.end) != entry.block:
             break
         entries.append(entry)
         start = entry.end
@@ -320,6 +371,7 @@ class PreviousRecord:
     letter_id: str | None
     tags: int
     text: str
+    method: str | None = None
 
 
 def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
@@ -337,7 +389,8 @@ def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
                     csv.writer(buffer, lineterminator="\n").writerow([row[k] for k in TAG_FIELDS])
                     themes = [t for t in (row.get("themes") or "").split(";") if t]
                     yield PreviousRecord(row.get("sha256") or "", row.get("source") or "",
-                                         row.get("letter_id") or None, len(themes), buffer.getvalue())
+                                         row.get("letter_id") or None, len(themes), buffer.getvalue(),
+                                         row.get("method") or None)
                 return
             for number, line in enumerate(handle, 1):
                 if not line.strip():
@@ -351,7 +404,7 @@ def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
                                      line=number, fix=fix)
                 yield PreviousRecord(record.get("sha256") or "", record.get("source") or "",
                                      record.get("letter_id"), len(record.get("themes") or []),
-                                     line if line.endswith("\n") else line + "\n")
+                                     line if line.endswith("\n") else line + "\n", record.get("method"))
     except UnicodeDecodeError:
         raise InputError("cannot resume: the output is not UTF-8 text", path=str(out), fix=fix) from None
 
@@ -363,10 +416,12 @@ class PartialOutput:
     that a resume with other options is refused rather than mixing two kinds of output.
     """
 
-    def __init__(self, out: Path, output_format: str, resume: bool, plan: Plan, settings: str):
+    def __init__(self, out: Path, output_format: str, resume: bool, plan: Plan, settings: str,
+                 method: str | None = None):
         self.out = out
         self.format = output_format
         self.settings = settings
+        self.method = method
         self.partial = partial_path(out)
         self.journal_file = journal_path(out)
         self.entries: list[JournalEntry] = []
@@ -431,16 +486,26 @@ class PartialOutput:
     def _carry_over(self, plan: Plan) -> None:
         """Resuming after a finished run: keep its letters, except those of the inputs
         whose content has changed since (they are tagged again)."""
-        current = {os.path.realpath(job.path): job.sha256 for job in plan.jobs}
-        kept: dict[str, list[PreviousRecord]] = {}
+        current = plan.current()
+        group: list[PreviousRecord] = []
+
+        def flush() -> None:
+            if group and not plan.replaces(group[0].source, group[0].sha256, current):
+                first = group[0]
+                self.add(JournalEntry(first.sha256, first.source, 0, len(group), sum(r.tags for r in group),
+                                      letter_id=first.letter_id), "".join(r.text for r in group))
+            group.clear()
+
+        # a letter's records stand together: each letter is written as soon as it ends
         for record in previous_output(self.out, self.format):
-            changed = current.get(os.path.realpath(record.source)) not in (None, record.sha256)
-            if not changed:
-                kept.setdefault(record.sha256, []).append(record)
-        for sha, records in kept.items():
-            first = records[0]
-            self.add(JournalEntry(sha, first.source, 0, len(records), sum(r.tags for r in records),
-                                  letter_id=first.letter_id), "".join(r.text for r in records))
+            if self.method and record.method and record.method != self.method:
+                raise InputError(f"cannot resume: the output was tagged with --method {record.method}",
+                                 path=str(self.out), fix=f"resume with --method {record.method}, or "
+                                 "leave out --resume to tag every letter again")
+            if group and (record.sha256 != group[0].sha256 or record.source != group[0].source):
+                flush()
+            group.append(record)
+        flush()
 
     def done(self) -> set[str]:
         return {e.sha256 for e in self.entries}
@@ -449,8 +514,8 @@ class PartialOutput:
         """Letter ids already in the output, with their files."""
         return {e.letter_id: e.path for e in self.entries if e.letter_id}
 
-    def add(self, entry: JournalEntry, block: str) -> None:
-        data = block.encode("utf-8")
+    def add(self, entry: JournalEntry, block: str | bytes) -> None:
+        data = block if isinstance(block, bytes) else block.encode("utf-8")
         entry.block = hashlib.sha1(data).hexdigest()
         try:
             # one write per letter: a kill leaves a letter's block whole or absent
@@ -467,6 +532,42 @@ class PartialOutput:
         for handle in (self.data, self.journal):
             if handle is not None and not handle.closed:
                 handle.close()
+
+    def drop(self, stale: set[str]) -> None:
+        """Remove letters (by content hash) from the partial output: the other letters'
+        blocks are copied, in order, to a new partial output with a new journal."""
+        if not any(e.sha256 in stale for e in self.entries):
+            return
+        self.close()
+        first = len(header(self.format).encode("utf-8"))
+        ranges = [(self.entries[k - 1].end if k else first, e.end) for k, e in enumerate(self.entries)]
+        tmp = self.partial.with_name(self.partial.name + ".tmp")
+        kept: list[JournalEntry] = []
+        try:
+            with open(self.partial, "rb") as source, open(tmp, "wb") as target:
+                target.write(header(self.format).encode("utf-8"))
+                for entry, (start, end) in zip(self.entries, ranges):
+                    if entry.sha256 in stale:
+                        continue
+                    source.seek(start)
+                    left = end - start
+                    while left > 0:
+                        piece = source.read(min(left, 1 << 20))
+                        target.write(piece)
+                        left -= len(piece)
+                    entry.end = target.tell()
+                    kept.append(entry)
+            with atomic_text(self.journal_file) as handle:
+                handle.write(json.dumps(journal_header(self.format, self.settings), sort_keys=True) + "\n")
+                for entry in kept:
+                    handle.write(entry.line())
+            os.replace(tmp, self.partial)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise output_error(self.partial, exc) from None
+        self.entries = kept
+        self.data = open(self.partial, "ab")
+        self.journal = open(self.journal_file, "a", encoding="utf-8")
 
     def discard(self) -> None:
         self.close()
@@ -545,8 +646,11 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
         if len(plan.jobs) < 2:
             n_jobs = 1
         tagger = config.build() if n_jobs == 1 else _check_config(config)
-        output = PartialOutput(out, output_format, resume, plan, config.fingerprint())
+        output = PartialOutput(out, output_format, resume, plan, config.fingerprint(), config.method)
         try:
+            # letters of an interrupted run whose files have changed since are tagged again
+            current = plan.current()
+            output.drop({e.sha256 for e in output.entries if plan.replaces(e.path, e.sha256, current)})
             done = output.done()
             for entry in output.entries:
                 summary.letters += entry.error is None

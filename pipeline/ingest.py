@@ -133,6 +133,7 @@ def parse_bytes(data: bytes, source: str, ext: str) -> Document:
                     warnings=warnings)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
@@ -140,6 +141,7 @@ def normalise_text(text: str) -> str:
     """One newline convention, no control characters, no BOM."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     text = text.replace("\ufffe", "-").replace("\u00a0", " ")
+    text = _SURROGATE.sub("\ufffd", text)  # halves of characters cannot be written as UTF-8
     return _CONTROL.sub("", text)
 
 

@@ -234,3 +234,65 @@ def test_resume_is_refused_for_a_findings_file(tmp_path, runner):
     result = runner.invoke(app, ["tag", "--findings", str(findings), "--out", str(tmp_path / "t.jsonl"),
                                  "--resume"] + RULES)
     assert result.exit_code == 1 and "--resume is for letters" in result.output
+
+
+def interrupt_after(monkeypatch, letters: int) -> None:
+    """Make the next run stop like Ctrl-C once ``letters`` letters are written."""
+    from pipeline import batch
+
+    real_add = batch.PartialOutput.add
+    count = {"n": 0}
+
+    def add(self, entry, block):
+        real_add(self, entry, block)
+        count["n"] += 1
+        if count["n"] == letters:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch.PartialOutput, "add", add)
+
+
+def test_a_letter_changed_after_an_interrupt_is_tagged_again_once(tmp_path, runner, monkeypatch):
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.jsonl"
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 3)
+        result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--jobs", "1"] + RULES)
+    assert result.exit_code == 130 and "--resume" in result.output
+    assert (tmp_path / "tagged.jsonl.partial").exists() and not out.exists()
+    changed = folder / "gloucestershire_2010.txt"   # the first in order: already done
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nThe authority must improve supervision.\n",
+                       encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume", "--jobs", "1"] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "5 letters" in result.output and "2 letters were already done" in result.output
+    fresh = tmp_path / "fresh.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(fresh), "--jobs", "1"] + RULES).exit_code == 0
+    records = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+    assert len({r["id"] for r in records}) == len(records)
+    assert sorted(out.read_text(encoding="utf-8").splitlines()) == sorted(fresh.read_text(encoding="utf-8").splitlines())
+
+
+def test_resuming_a_finished_output_with_another_method_is_refused(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
+    before = out.read_bytes()
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume", "--method", "combined",
+                                 "--models", str(REPO / "models")] + RULES[2:])
+    assert result.exit_code == 1, result.output
+    assert "cannot resume: the output was tagged with --method rules" in result.output
+    assert out.read_bytes() == before and not (tmp_path / "tagged.jsonl.partial").exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_the_others_are_tagged(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    odd = os.path.join(os.fsencode(folder), b"caf\xe9.txt")
+    with open(odd, "wb") as handle:
+        handle.write(SEED_FILES["swindon_2011"].read_bytes() + b"\n")
+    out = tmp_path / "tagged.jsonl"
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "5 letters" in result.output and "1 letter failed" in result.output
+    errors = (tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8")
+    assert "caf\\xe9.txt: file name is not valid UTF-8" in errors
