@@ -68,8 +68,8 @@ class TaggerConfig:
 @dataclass
 class LetterJob:
     path: str
-    letter_id: str
     sha256: str
+    letter_id: str = ""   # given when the run knows which letters the output already has
 
 
 @dataclass
@@ -137,18 +137,10 @@ def _tag_in_worker(job: LetterJob, config: TaggerConfig, output_format: str) -> 
 
 # ----------------------------------------------------------------- planning
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @dataclass
 class Plan:
     jobs: list[LetterJob]
-    skipped: list[str] = field(default_factory=list)     # unreadable: reported as errors
+    skipped: list[tuple[str, str]] = field(default_factory=list)     # (path, why): errors
     duplicates: list[tuple[str, str]] = field(default_factory=list)   # (path, same as path)
 
     def current(self) -> dict[str, str]:
@@ -170,39 +162,33 @@ class Plan:
 
 
 def plan_letters(paths: Sequence[Path]) -> Plan:
-    """Every letter to tag, with its letter id and content hash, in input order.
+    """Every letter to tag, with its content hash, in input order.
 
     The same content twice in one batch (a letter saved twice) is tagged once:
     the copies would only count its findings twice in the summaries.
     """
-    from .ingest import iter_input_files
-    from .segment import LetterIds
+    from .artifacts import sha256_file
+    from .ingest import find_letters
 
-    files = list(iter_input_files(list(paths)))
-    if not files:
-        raise InputError("no letters found (.pdf, .txt, .docx, .html)",
-                         path=", ".join(str(p) for p in paths),
-                         fix="give files or folders that hold letters")
-    ids = LetterIds()
     plan = Plan([])
     first: dict[str, str] = {}
-    for path in files:
+    for path in find_letters(paths):
         try:
             str(path).encode("utf-8")
         except UnicodeEncodeError:
             name = os.fsencode(path).decode("utf-8", "backslashreplace")
-            plan.skipped.append(f"{name}: file name is not valid UTF-8 (rename the file)")
+            plan.skipped.append((name, f"{name}: file name is not valid UTF-8 (rename the file)"))
             continue
         try:
-            sha = file_sha256(path)
+            sha = sha256_file(path)
         except OSError as exc:
-            plan.skipped.append(f"{path}: cannot read ({exc.strerror or exc}) (check the file)")
+            plan.skipped.append((str(path), f"{path}: cannot read ({exc.strerror or exc}) (check the file)"))
             continue
         if sha in first:
             plan.duplicates.append((str(path), first[sha]))
             continue
         first[sha] = str(path)
-        plan.jobs.append(LetterJob(str(path), ids.assign(str(path), sha), sha))
+        plan.jobs.append(LetterJob(str(path), sha))
     return plan
 
 
@@ -319,17 +305,22 @@ def read_journal(path: Path, partial: Path) -> tuple[dict | None, list[JournalEn
         return _check_journal(lines, data, size, entries)
 
 
-def _block_sha1(handle, start: int, end: int) -> str:
-    """sha1 of bytes [start, end) of an open file, read in pieces (memory stays flat)."""
-    digest = hashlib.sha1()
+def _read_range(handle, start: int, end: int) -> Iterator[bytes]:
+    """Bytes [start, end) of an open file, in pieces (memory stays flat)."""
     handle.seek(start)
     left = end - start
     while left > 0:
         piece = handle.read(min(left, 1 << 20))
         if not piece:
-            break
-        digest.update(piece)
+            return
+        yield piece
         left -= len(piece)
+
+
+def _block_sha1(handle, start: int, end: int) -> str:
+    digest = hashlib.sha1()
+    for piece in _read_range(handle, start, end):
+        digest.update(piece)
     return digest.hexdigest()
 
 
@@ -453,8 +444,15 @@ class PartialOutput:
         self.data.seek(end)
         if end == 0:
             self.data.write(header(self.format).encode("utf-8"))
+        self._rewrite_journal()
+
+    def _journal_header(self) -> str:
+        return json.dumps(journal_header(self.format, self.settings), sort_keys=True) + "\n"
+
+    def _rewrite_journal(self) -> None:
+        """The journal of the letters in ``entries``, replaced whole; then open to add more."""
         with atomic_text(self.journal_file) as handle:
-            handle.write(json.dumps(wanted, sort_keys=True) + "\n")
+            handle.write(self._journal_header())
             for entry in self.entries:
                 handle.write(entry.line())
         self.journal = open(self.journal_file, "a", encoding="utf-8")
@@ -468,7 +466,7 @@ class PartialOutput:
         try:
             self.data = open(tmp_data, "wb")
             self.journal = open(tmp_journal, "w", encoding="utf-8")
-            self.journal.write(json.dumps(journal_header(self.format, self.settings), sort_keys=True) + "\n")
+            self.journal.write(self._journal_header())
             self.data.write(header(self.format).encode("utf-8"))
             if resume and self.out.exists():
                 self._carry_over(plan)
@@ -549,25 +547,17 @@ class PartialOutput:
                 for entry, (start, end) in zip(self.entries, ranges):
                     if entry.sha256 in stale:
                         continue
-                    source.seek(start)
-                    left = end - start
-                    while left > 0:
-                        piece = source.read(min(left, 1 << 20))
+                    for piece in _read_range(source, start, end):
                         target.write(piece)
-                        left -= len(piece)
                     entry.end = target.tell()
                     kept.append(entry)
-            with atomic_text(self.journal_file) as handle:
-                handle.write(json.dumps(journal_header(self.format, self.settings), sort_keys=True) + "\n")
-                for entry in kept:
-                    handle.write(entry.line())
+            self.entries = kept
+            self._rewrite_journal()
             os.replace(tmp, self.partial)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise output_error(self.partial, exc) from None
-        self.entries = kept
         self.data = open(self.partial, "ab")
-        self.journal = open(self.journal_file, "a", encoding="utf-8")
 
     def discard(self) -> None:
         self.close()
@@ -608,8 +598,8 @@ class BatchSummary:
     findings: int = 0
     tags: int = 0
     resumed: int = 0          # letters already in the output
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    duplicates: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)       # letters not tagged
+    duplicates: list[tuple[str, str]] = field(default_factory=list)   # copies tagged once
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -639,7 +629,8 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
     started = time.perf_counter()
     n_jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
     plan = plan_letters(paths)
-    summary = BatchSummary(duplicates=len(plan.duplicates))
+    summary = BatchSummary(duplicates=[(path, f"{path}: same content as {first}: tagged once")
+                                       for path, first in plan.duplicates])
     with OutputLock(out):
         # one process builds its tagger here, so that a bad model or pattern file is
         # reported before any letter; parallel workers build their own
@@ -690,15 +681,12 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                                  fix="run the same command with --resume; with --jobs 1 the letter "
                                      "that fails is named") from None
             bar.close()
-            summary.errors += [(message.split(": ", 1)[0], message) for message in plan.skipped]
-            summary.errors += [(path, f"{path}: same content as {first}: tagged once")
-                               for path, first in plan.duplicates]
-            write_errors(out, summary.errors)
-            failed = [e for _, e in summary.errors if "same content as" not in e]
-            if summary.letters == 0 and failed:
+            summary.errors += plan.skipped
+            write_errors(out, summary.errors + summary.duplicates)
+            if summary.letters == 0 and summary.errors:
                 # nothing to show for the run: keep an earlier output rather than empty it
                 output.discard()
-                raise InputError(f"no letter could be tagged; the first: {failed[0]}",
+                raise InputError(f"no letter could be tagged; the first: {summary.errors[0][1]}",
                                  fix=f"see {errors_path(out)}")
             output.finish()
         finally:
@@ -739,10 +727,9 @@ def describe(summary: BatchSummary, out: Path) -> str:
     if summary.resumed:
         text += f"; {summary.resumed} letters were already done"
     text += ")"
-    failed = len(summary.errors) - summary.duplicates
+    failed, copies = len(summary.errors), len(summary.duplicates)
     if failed:
         text += f"; {failed} letter{'s' if failed != 1 else ''} failed, see {errors_path(out)}"
-    if summary.duplicates:
-        text += (f"; {summary.duplicates} duplicate file{'s' if summary.duplicates != 1 else ''} "
-                 f"tagged once, see {errors_path(out)}")
+    if copies:
+        text += f"; {copies} duplicate file{'s' if copies != 1 else ''} tagged once, see {errors_path(out)}"
     return "\n".join([f"warning: {w}" for w in summary.warnings] + [text])

@@ -89,7 +89,11 @@ class Method(str, Enum):
     rules = "rules"
 
 
+# options that several commands share, declared once
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="Stage parameters (YAML).")
+THEMES_OPTION = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy.")
+PATTERNS_OPTION = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns.")
+MODELS_OPTION = typer.Option(Path("models"), "--models", help="Folder of the trained models.")
 
 
 @app.command("train")
@@ -99,8 +103,8 @@ def train_command(
                                 help="Labelled findings: JSONL or CSV with 'text' and 'themes' "
                                      "(';'-separated in CSV), optional 'judgement'."),
     out_dir: Path = typer.Option(Path("models"), "--out-dir", help="Where to write the models."),
-    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
-    patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
+    themes: Path = THEMES_OPTION,
+    patterns: Path = PATTERNS_OPTION,
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Train the theme classifier and the judgement classifier from labelled findings.
@@ -140,11 +144,11 @@ def tag_command(
     resume: bool = typer.Option(False, "--resume", help="Carry on an interrupted run (or add to a "
                                 "finished output): letters already in the output, by content "
                                 "hash, are not tagged again."),
-    models: Path = typer.Option(Path("models"), "--models", help="Folder of the trained models."),
+    models: Path = MODELS_OPTION,
     output_format: OutputFormat = typer.Option(OutputFormat.jsonl, "--format", "-f",
                                                help="jsonl or csv."),
-    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
-    patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
+    themes: Path = THEMES_OPTION,
+    patterns: Path = PATTERNS_OPTION,
     params: Path = PARAMS_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -207,8 +211,8 @@ def evaluate_command(
                                "(for 'dvc plots')."),
     report: Optional[Path] = typer.Option(Path("reports/evaluation.md"), "--report",
                                           help="Markdown tables."),
-    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
-    patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
+    themes: Path = THEMES_OPTION,
+    patterns: Path = PATTERNS_OPTION,
     params: Path = PARAMS_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages."),
 ) -> None:
@@ -244,9 +248,9 @@ def suggest_command(
     top: int = typer.Option(100, "--top", min=1, help="How many findings to suggest."),
     labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", help="Gold labels (findings "
                                 "already labelled are left out)."),
-    models: Path = typer.Option(Path("models"), "--models", help="Folder of the trained models."),
-    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
-    patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
+    models: Path = MODELS_OPTION,
+    themes: Path = THEMES_OPTION,
+    patterns: Path = PATTERNS_OPTION,
 ) -> None:
     """Rank unlabelled findings by how much labelling them would help (the model's
     uncertainty) and export the top ones to CSV, to label in a spreadsheet.
@@ -285,7 +289,7 @@ app.add_typer(labels_app, name="labels")
 def labels_import_command(
     table: Path = typer.Argument(..., help="The CSV (or JSONL) from 'suggest', with 'themes' filled in."),
     labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", help="Gold labels to add to."),
-    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
+    themes: Path = THEMES_OPTION,
     replace: bool = typer.Option(False, "--replace", help="Relabel findings already in the gold labels."),
 ) -> None:
     """Add labelled rows to the gold labels, every row checked first (themes, judgement,
@@ -307,8 +311,8 @@ def labels_audit_command(
     labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", help="Gold labels."),
     out: Path = typer.Option(Path("audit.csv"), "--out", "-o", help="CSV of suspect labels."),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Keep the N strongest disagreements."),
-    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
-    patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
+    themes: Path = THEMES_OPTION,
+    patterns: Path = PATTERNS_OPTION,
     params: Path = PARAMS_OPTION,
 ) -> None:
     """List gold labels that the out-of-fold model disagrees with strongly (likely
@@ -344,7 +348,7 @@ def summarise_command(
                                         "judgement, e.g. development (repeat for several)."),
     typical: Optional[int] = typer.Option(None, "--typical", min=1, help="Typical findings shown per "
                                           "theme (default: params.yaml, summarise.typical_findings)."),
-    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
+    themes: Path = THEMES_OPTION,
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Theme summaries of tagged findings: tables (CSV, and XLSX with a sheet per
@@ -378,8 +382,8 @@ app.add_typer(rules_app, name="rules")
 @expected_errors
 def rules_report_command(
     gold: Path = typer.Option(Path("labels/gold.jsonl"), "--gold", help="Gold labels (JSONL or CSV)."),
-    patterns: Path = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns."),
-    themes: Path = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy."),
+    patterns: Path = PATTERNS_OPTION,
+    themes: Path = THEMES_OPTION,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the Markdown report here "
                                        "(default: print it)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON."),

@@ -74,6 +74,16 @@ def iter_input_files(paths: list[str | Path]) -> Iterator[Path]:
             yield path
 
 
+def find_letters(paths: list[str | Path]) -> list[Path]:
+    """The letters named or found under ``paths``; an error if there are none."""
+    files = list(iter_input_files(list(paths)))
+    if not files:
+        raise InputError("no letters found (.pdf, .txt, .docx, .html)",
+                         path=", ".join(str(p) for p in paths),
+                         fix="give files or folders that hold letters")
+    return files
+
+
 def read_document(path: str | Path) -> Document:
     """Read one document; raise InputError naming the file for anything unreadable."""
     source = str(path)

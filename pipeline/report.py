@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from html import escape
-from typing import Sequence
+from typing import Iterator, Sequence
+
+from .summarise import describe_filters, letter_of, year_of
 
 JUDGEMENT_COLOURS = [("strength", "Strength", "#2e7d32"),
                      ("meets_requirements", "Meets requirements", "#1565c0"),
@@ -23,18 +25,26 @@ def _e(value) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def highlight(text: str, spans: Sequence[dict]) -> str:
-    """The finding as HTML with its evidence spans in <mark>, everything escaped."""
-    out, at = [], 0
-    for span in sorted(spans, key=lambda s: (int(s.get("start", 0)), -int(s.get("end", 0)))):
+def _pieces(text: str, spans: Sequence[dict]) -> Iterator[tuple[str, dict | None]]:
+    """The text cut at its evidence spans, taken in the order given: (piece, span) for a
+    marked piece, (piece, None) between them. A span that overlaps one taken before, or
+    falls outside the text, is left unmarked."""
+    at = 0
+    for span in spans:
         start, end = int(span.get("start", 0)), int(span.get("end", 0))
         if start < at or not (0 <= start < end <= len(text)):
-            continue  # overlapping or out of range: the text is shown unmarked there
-        out.append(_e(text[at:start]))
-        out.append(f'<mark title="{_e(span.get("rule"))}">{_e(text[start:end])}</mark>')
+            continue
+        yield text[at:start], None
+        yield text[start:end], span
         at = end
-    out.append(_e(text[at:]))
-    return "".join(out)
+    yield text[at:], None
+
+
+def highlight(text: str, spans: Sequence[dict]) -> str:
+    """The finding as HTML with its evidence spans in <mark>, everything escaped."""
+    longest_first = sorted(spans, key=lambda s: (int(s.get("start", 0)), -int(s.get("end", 0))))
+    return "".join(f'<mark title="{_e(span.get("rule"))}">{_e(piece)}</mark>' if span else _e(piece)
+                   for piece, span in _pieces(text, longest_first))
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~])")
@@ -48,22 +58,17 @@ def _md(text) -> str:
 
 
 def _md_highlight(text: str, spans: Sequence[dict]) -> str:
-    out, at = [], 0
-    for span in sorted(spans, key=lambda s: int(s.get("start", 0))):
-        start, end = int(span.get("start", 0)), int(span.get("end", 0))
-        if start < at or not (0 <= start < end <= len(text)):
-            continue
-        out.append(_md(text[at:start]) + "**" + _md(text[start:end]).strip() + "**")
-        at = end
-    out.append(_md(text[at:]))
-    return "".join(out)
+    """The finding as Markdown with its evidence spans in bold."""
+    in_order = sorted(spans, key=lambda s: int(s.get("start", 0)))
+    return "".join("**" + _md(piece).strip() + "**" if span else _md(piece)
+                   for piece, span in _pieces(text, in_order))
 
 
 def render_markdown(summary, source: str) -> str:
     tax = summary.taxonomy
     lines = [f"# Theme summary", "",
              f"{len(summary.records)} findings from {summary.letters} letters in {_md(source)}.",
-             f"Filters: {_filters_text(summary.filters)}.", "",
+             f"Filters: {describe_filters(summary.filters)}.", "",
              "## Findings per theme, by judgement", "",
              "| theme | strength | meets requirements | development | priority action | neutral | "
              "findings | letters | share of letters |",
@@ -95,14 +100,6 @@ def render_markdown(summary, source: str) -> str:
             lines.append(f"- {_md_highlight(r['text'] or '', r['_spans'])} ({where}; {_md(r['id'])})")
         lines.append("")
     return "\n".join(lines)
-
-
-def _filters_text(filters: dict) -> str:
-    parts = []
-    for key, value in filters.items():
-        if value:
-            parts.append(f"{key} {', '.join(value) if isinstance(value, list) else value}")
-    return "; ".join(parts) or "none"
 
 
 # ----------------------------------------------------------------- HTML
@@ -187,8 +184,6 @@ def chart_heatmap(summary) -> tuple[str, str]:
 
 def chart_over_time(summary) -> str:
     """Per theme, a small bar chart: the share of each year's letters that cite it."""
-    from .summarise import letter_of, year_of
-
     tax = summary.taxonomy
     letters_by_year: dict[str, set] = {}
     citing: dict[tuple[str, str], set] = {}
@@ -264,7 +259,7 @@ def render_html(summary, source: str) -> str:
                                                f"score {r['score']:.2f}", r["id"]) if x)
             typical.append(f'<div class="finding"><div>{highlight(r["text"] or "", r["_spans"])}</div>'
                            f'<div class="meta">{meta}</div></div>')
-    filters = _e(_filters_text(summary.filters))
+    filters = _e(describe_filters(summary.filters))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

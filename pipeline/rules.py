@@ -408,6 +408,9 @@ class RuleTagger:
         self.patterns = list(patterns)
         self.taxonomy = taxonomy
         self.nlp, self.checks, self.gate = build_nlp(self.patterns)
+        # the gate's words as the hashes a doc's LOWER array holds
+        self._gate_hashes = (None if self.gate is None
+                             else {self.nlp.vocab.strings.add(w) for w in self.gate})
 
     def results(self, doc, original: str | None = None) -> RuleResult:
         original = doc.text if original is None else original
@@ -450,7 +453,7 @@ class RuleTagger:
         from spacy.attrs import LOWER
 
         token_ruler = self.nlp.get_pipe(TOKEN_RULER)
-        starts = {self.nlp.vocab.strings.add(w) for w in self.gate}
+        starts = self._gate_hashes
         with self.nlp.select_pipes(disable=[TOKEN_RULER]):
             docs = list(self.nlp.pipe(normalised, batch_size=batch_size))
         for doc in docs:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .ingest import Document, iter_input_files, read_document
+from .ingest import Document, find_letters, iter_input_files, read_document
 from .judgement import judge_wording
 from .letter import LetterInfo
 from .outputs import atomic_text, dumps, write_csv
@@ -104,13 +104,7 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
     The whole run fails on the first unreadable letter and leaves no output
     (``tag`` is the command for batches that should carry on past bad letters).
     """
-    files = list(iter_input_files(list(paths)))
-    if not files:
-        from .errors import InputError
-
-        raise InputError("no letters found (.pdf, .txt, .docx, .html)",
-                         path=", ".join(str(p) for p in paths),
-                         fix="give files or folders that hold letters")
+    files = find_letters(paths)
     started = time.perf_counter()
     ids = LetterIds()
     records: list[dict] = []

@@ -13,11 +13,11 @@ The same figures as JSON, a Markdown report, and a self-contained HTML report
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-import io
-import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -316,7 +316,7 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
                          fix="tag some letters first with 'safeguarding-themes tag'")
     summary = summarise(records, taxonomy, filters or Filters(), per_theme)
     if not summary.records:
-        raise InputError(f"no finding matches the filters ({_describe_filters(summary.filters)})",
+        raise InputError(f"no finding matches the filters ({describe_filters(summary.filters)})",
                          path=str(tagged), fix="widen the filters; authority and kind are matched "
                                                "exactly, case aside")
     tables = {name: public(rows) for name, rows in summary.tables().items()}
@@ -339,6 +339,7 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
             f"(CSV, summary.xlsx, summary.json, report.md, report.html)")
 
 
-def _describe_filters(filters: dict) -> str:
+def describe_filters(filters: dict) -> str:
+    """The filters used, for messages and reports ("none" without any)."""
     parts = [f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in filters.items() if v]
     return "; ".join(parts) or "none"
