@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from .dataset import Dataset, judgement_examples, load_dataset
+from .fastvec import transform_union
 from .metrics import theme_scores
 from .model import fit_pipeline
 from .outputs import atomic_text, write_json
@@ -50,7 +51,7 @@ def out_of_fold(data: Dataset, taxonomy: Taxonomy, params: dict, folds: int,
                                     [data.groups[i] for i in train], taxonomy.ids, setting)
             test_records = [data.records[i] for i in test]
             classifier = pipeline.named_steps["classifier"]
-            features = pipeline.named_steps["features"].transform(test_records)
+            features = transform_union(pipeline.named_steps["features"], test_records)
             proba = classifier.predict_proba(features)
             outputs[f"{name}_proba"][test] = proba
             if name == "model":

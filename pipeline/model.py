@@ -426,18 +426,24 @@ def explain(pipeline: Pipeline, record: dict, theme_index: int, k: int = 3,
             words_row=None) -> list[Explanation]:
     """The words that weighed most for a theme in this finding, with their offsets.
 
-    ``words_row`` is the finding's row of the word block (the first columns of the
-    features), where the caller has it; otherwise the text is vectorised again."""
+    ``words_row`` is the finding's row of the features (the word block is its first
+    columns), as a sparse row or as its (column indices, values), where the caller
+    has it; otherwise the text is vectorised again."""
     union = pipeline.named_steps["features"]
     tfidf = dict(union.transformer_list)["words"].named_steps["tfidf"]
     text = record.get("text") or ""
     names = _feature_names(tfidf)
-    row = (tfidf.transform([text]) if words_row is None else words_row).tocsr()
-    coef = pipeline.named_steps["classifier"].coef_[theme_index]
-    contributions = [(row.data[i] * coef[col], names[col]) for i, col in enumerate(row.indices)
-                     if col < len(names)]
-    contributions = [c for c in contributions if c[0] > 0]
-    contributions.sort(key=lambda c: (-c[0], c[1]))
+    if isinstance(words_row, tuple):
+        indices, data = words_row
+    else:
+        row = (tfidf.transform([text]) if words_row is None else words_row).tocsr()
+        indices, data = row.indices, row.data
+    keep = indices < len(names)
+    indices, data = indices[keep], data[keep]
+    values = data * pipeline.named_steps["classifier"].coef_[theme_index][indices]
+    positive = values > 0
+    contributions = sorted(zip(values[positive].tolist(), names[indices[positive]].tolist()),
+                           key=lambda c: (-c[0], c[1]))
     words = _word_positions(text)
     found: list[Explanation] = []
     for weight, term in contributions:

@@ -292,14 +292,23 @@ class LowerLookupLemmatizer:
         if not len(doc):
             return doc
         cache, strings, table = self._cache, self.vocab.strings, self.table
+        lowers = doc.to_array(LOWER)
+        # a long doc (a letter's findings) looks each distinct word up once; a short
+        # one (a phrase pattern, thousands at start-up) is quicker token by token
+        inverse = None
+        if len(lowers) > 64:
+            lowers, inverse = np.unique(lowers, return_inverse=True)
         lemmas = []
-        for lower in doc.to_array(LOWER).tolist():
+        for lower in lowers.tolist():
             lemma = cache.get(lower)
             if lemma is None:
                 word = strings[lower]
                 lemma = cache[lower] = strings.add(table.get(word, word))
             lemmas.append(lemma)
-        doc.from_array([LEMMA], np.array(lemmas, dtype=np.uint64).reshape(-1, 1))
+        values = np.array(lemmas, dtype=np.uint64)
+        if inverse is not None:
+            values = values[inverse.reshape(-1)]
+        doc.from_array([LEMMA], values.reshape(-1, 1))
         return doc
 
 
@@ -369,6 +378,20 @@ def build_nlp(patterns: Sequence[Pattern]):
 
 
 TOKEN_RULER = "span_ruler_tokens"
+_JOIN = "\n\n"
+_JOINED_MAX_CHARS = 500_000   # spaCy refuses a text over nlp.max_length (1,000,000)
+
+
+def _chunks(texts: Sequence[str], limit: int) -> Iterator[tuple[int, int]]:
+    """(first, last) index ranges of ``texts`` whose joined length stays under ``limit``."""
+    first, size = 0, 0
+    for i, text in enumerate(texts):
+        if i > first and size + len(text) > limit:
+            yield first, i
+            first, size = i, 0
+        size += len(text) + len(_JOIN)
+    if first < len(texts):
+        yield first, len(texts)
 
 
 def _first_words(tokens: list[dict], lexicon: "Lexicon") -> set[str] | None:
@@ -412,34 +435,61 @@ class RuleTagger:
         self._gate_hashes = (None if self.gate is None
                              else {self.nlp.vocab.strings.add(w) for w in self.gate})
 
-    def results(self, doc, original: str | None = None) -> RuleResult:
-        original = doc.text if original is None else original
-        evidence: dict[str, list[Evidence]] = {t: [] for t in self.taxonomy.ids}
+    def _raw(self, doc, *bounds: int) -> dict[int, list[tuple[int, int, str, str]]]:
+        """The doc's matches, by text: ``bounds`` are the texts' (start, end) offsets in
+        the doc, in order; a match is (start, end, label, rule id) within its text.
+        A match across two texts (only a token pattern's wildcard could) is dropped."""
+        from bisect import bisect_right
+
+        starts, ends = bounds[0::2], bounds[1::2]
+        checks, strings = self.checks, doc.vocab.strings
+        found: dict[int, list[tuple[int, int, str, str]]] = {}
+        lower_lemma = None
+        for span in doc.spans.get(SPANS_KEY, ()):
+            start, end = span.start_char, span.end_char
+            text = bisect_right(starts, start) - 1
+            if text < 0 or end > ends[text]:
+                continue
+            rule = span.id_
+            slots = checks.get(rule)
+            if slots is not None:
+                if lower_lemma is None:
+                    from spacy.attrs import LEMMA, LOWER
+
+                    lower_lemma = doc.to_array([LOWER, LEMMA])
+                words = [(strings[a], strings[b])
+                         for a, b in lower_lemma[span.start:span.end].tolist()]
+                if not fits(words, slots):
+                    continue  # the lemma phrase allowed a word form the pattern does not
+            offset = starts[text]
+            found.setdefault(text, []).append((start - offset, end - offset, span.label_, rule))
+        return found
+
+    def _result(self, original: str, matches: list[tuple[int, int, str, str]]) -> RuleResult:
+        evidence: dict[str, list[Evidence]] = {}
         vetoes: dict[str, list[tuple[int, int]]] = {}
-        checks = self.checks
-        for span in doc.spans[SPANS_KEY]:
-            slots = checks.get(span.id_)
-            if slots is not None and not fits([(t.lower_, t.lemma_) for t in span], slots):
-                continue  # the lemma phrase allowed a word form the pattern does not
-            label = span.label_
+        themes = self.taxonomy.ids
+        for start, end, label, rule in matches:
             if label.startswith(VETO_PREFIX):
-                vetoes.setdefault(label[len(VETO_PREFIX):], []).append((span.start_char, span.end_char))
-            elif label in evidence:
-                evidence[label].append(Evidence(span.start_char, span.end_char,
-                                                original[span.start_char:span.end_char], span.id_))
+                vetoes.setdefault(label[len(VETO_PREFIX):], []).append((start, end))
+            elif label in themes:
+                evidence.setdefault(label, []).append(Evidence(start, end, original[start:end], rule))
         for theme, blocked in vetoes.items():
             if theme in evidence:
                 evidence[theme] = [e for e in evidence[theme]
                                    if not any(a < e.end and e.start < b for a, b in blocked)]
         for theme, spans in evidence.items():
-            # a pattern with optional words matches "improvements have" and
-            # "improvements have been made" alike: keep only the longest of a rule's spans
-            spans = [e for e in spans
-                     if not any(o is not e and o.rule == e.rule and o.start <= e.start and e.end <= o.end
-                                and (o.end - o.start) > (e.end - e.start) for o in spans)]
-            evidence[theme] = sorted({(e.start, e.end, e.rule): e for e in spans}.values(),
-                                     key=lambda e: (e.start, e.end, e.rule))
-        return RuleResult({t: spans for t, spans in evidence.items() if spans})
+            if len(spans) > 1:
+                # a pattern with optional words matches "improvements have" and
+                # "improvements have been made" alike: keep only the longest of a rule's spans
+                spans = [e for e in spans
+                         if not any(o is not e and o.rule == e.rule and o.start <= e.start
+                                    and e.end <= o.end and (o.end - o.start) > (e.end - e.start)
+                                    for o in spans)]
+                spans = sorted({(e.start, e.end, e.rule): e for e in spans}.values(),
+                               key=lambda e: (e.start, e.end, e.rule))
+            evidence[theme] = spans
+        return RuleResult({t: evidence[t] for t in themes if evidence.get(t)})
 
     def _docs(self, texts: Iterable[str], batch_size: int):
         """Parsed texts, hyphens between words read as spaces ("early-help" is
@@ -462,7 +512,45 @@ class RuleTagger:
         return zip(originals, docs)
 
     def tag(self, texts: Iterable[str], batch_size: int = 256) -> list[RuleResult]:
-        return [self.results(doc, original) for original, doc in self._docs(texts, batch_size)]
+        """Each text's themes with their evidence. The texts (a letter's findings) are
+        matched as one doc, joined by blank lines: tokens never cross white space, so
+        every text gets the tokens and matches it would get alone, without a doc and
+        a pass of every pipe per finding. The few token patterns run on a second doc
+        of only the texts holding a word they can start with (``gate``): spaCy's
+        Matcher costs about a microsecond a token, as much as all the phrase matching."""
+        originals = list(texts)
+        results: list[RuleResult] = []
+        for first, last in _chunks(originals, _JOINED_MAX_CHARS):
+            group = originals[first:last]
+            found = self._matches_joined(group, [TOKEN_RULER])
+            if self.gate is not None:
+                gated = [i for i, text in enumerate(group) if self._may_match_tokens(text)]
+                if gated:
+                    extra = self._matches_joined([group[i] for i in gated],
+                                                 [n for n in self.nlp.pipe_names
+                                                  if n.startswith("span_ruler") and n != TOKEN_RULER])
+                    for j, matches in extra.items():
+                        found.setdefault(gated[j], []).extend(matches)
+            results += [self._result(text, found.get(i, [])) for i, text in enumerate(group)]
+        return results
+
+    def _may_match_tokens(self, text: str) -> bool:
+        """Whether a token pattern can match: some word it starts with is in the text
+        (a substring test, so never a miss; an empty gate lets every text through)."""
+        if not self.gate:
+            return True
+        lower = text.lower()
+        return any(word in lower for word in self.gate)
+
+    def _matches_joined(self, texts: list[str], disable: list[str]):
+        bounds: list[int] = []
+        offset = 0
+        for text in texts:
+            bounds += (offset, offset + len(text))
+            offset += len(text) + len(_JOIN)
+        with self.nlp.select_pipes(disable=[n for n in disable if n in self.nlp.pipe_names]):
+            doc = self.nlp(_HYPHEN.sub(" ", _JOIN.join(texts)))
+        return self._raw(doc, *bounds)
 
     def matches(self, texts: Iterable[str], batch_size: int = 256):
         """Per text, every raw match (including vetoed and veto spans): (rule id, label, start, end)."""

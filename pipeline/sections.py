@@ -141,30 +141,54 @@ def grade_name(text: str | None) -> str | None:
     return None
 
 
+class Template:
+    """Template wording: alternatives that must start the text, and alternatives that
+    may stand anywhere in it. The second are only searched for where one of their
+    ``keys`` (lower-case words each of them contains) is in the text: a regular
+    expression of many alternatives tried at every character cost as much as the rest
+    of segmentation, a substring test next to nothing."""
+
+    def __init__(self, start: str, anywhere: str, keys: tuple[str, ...]):
+        self.start = re.compile(start, re.I)
+        self.anywhere = re.compile(anywhere, re.I)
+        self.keys = keys
+
+    def search(self, text: str) -> re.Match | None:
+        found = self.start.match(text)
+        if found is None:
+            # casefold: the regular expression's case-insensitive match folds "ſ" to "s"
+            folded = text.casefold()
+            if any(key in folded for key in self.keys):
+                found = self.anywhere.search(text)
+        return found
+
+
 # Paragraphs that are template text, never findings. The first group also ends
 # the findings: what follows is sign-off, copy list or back matter.
-ENDING = re.compile(
-    r"^(?:ofsted will take the findings|yours (?:sincerely|faithfully)|i am copying this letter|"
+ENDING = Template(
+    r"(?:ofsted will take the findings|yours (?:sincerely|faithfully)|i am copying this letter|"
     r"we are copying this letter|this letter will be published|"
-    r"the office for standards in education|copy:|cc:|© crown copyright)|"
+    r"the office for standards in education|copy:|cc:|© crown copyright)",
     # web-page footers and credits of saved pages
     r"\b(?:website design(?:ed)? by|web design by|market research by|all rights reserved|"
     r"privacy (?:policy|notice)|cookie (?:policy|settings)|terms (?:and|&) conditions|back to top|"
     r"share this page|is this page useful)\b",
-    re.I,
+    keys=("design", "research", "rights", "privacy", "cookie", "conditions", "top", "share",
+          "useful"),
 )
-BOILERPLATE = re.compile(
-    r"(?:will be specifically considered in (?:any|the) (?:future|next) inspection|"
-    r"^we have notified the department for education|"
-    r"^(?:if you would like a copy|you may (?:re-?use|copy) (?:this information|all or parts)|"
-    r"interested in our work|this (?:report|publication) is available at)|"
-    r"^from the evidence gathered,? the following|"
+BOILERPLATE = Template(
+    r"(?:we have notified the department for education|"
+    r"if you would like a copy|you may (?:re-?use|copy) (?:this information|all or parts)|"
+    r"interested in our work|this (?:report|publication) is available at|"
+    r"from the evidence gathered,? the following|"
     # the inspection's legal basis and method
-    r"^this letter (?:summarises|contains|sets out)|carried out under section \d+|"
-    r"^(?:it|this) will contribute to (?:the|ofsted)|^i would like to thank|"
-    r"^(?:this visit|the methodology for this visit) was (?:carried out )?in line with|"
-    r"^(?:her|his) majesty['’]s chief inspector of education|"
-    r"\bidentified the following areas? for priority action|"
-    r"^the inspection identified (?:areas of strength|one area|a number of areas|no areas))",
-    re.I,
+    r"this letter (?:summarises|contains|sets out)|"
+    r"(?:it|this) will contribute to (?:the|ofsted)|i would like to thank|"
+    r"(?:this visit|the methodology for this visit) was (?:carried out )?in line with|"
+    r"(?:her|his) majesty['’]s chief inspector of education|"
+    r"the inspection identified (?:areas of strength|one area|a number of areas|no areas))",
+    r"will be specifically considered in (?:any|the) (?:future|next) inspection|"
+    r"carried out under section \d+|"
+    r"\bidentified the following areas? for priority action",
+    keys=("considered", "section", "priority"),
 )

@@ -20,6 +20,10 @@ _ABBREVIATIONS = {
 _BOUNDARY = re.compile(r"[.!?][\"'’”)\]]*(?=\s+[\"'‘“(\[]?[A-Z0-9◼•\-])")
 _ANNOTATION = re.compile(r"^\([^()]{1,60}\)[.;]?$")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+# How far back the word before a full stop is looked for: searching from the text's
+# start made splitting a long paragraph quadratic. A longer word is cut, and is
+# neither an abbreviation nor an initial either way.
+_LOOK_BACK = 32
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -30,7 +34,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     for match in _BOUNDARY.finditer(text):
         end = match.end()
         if text[match.start()] == ".":
-            word = _WORD_BEFORE.search(text, 0, match.start())
+            word = _WORD_BEFORE.search(text, max(0, match.start() - _LOOK_BACK), match.start())
             token = word.group(1).lower() if word else ""
             if token in _ABBREVIATIONS or token.rstrip(".") in _ABBREVIATIONS:
                 continue
@@ -66,7 +70,7 @@ def ends_with_abbreviation(text: str) -> bool:
     text = text.rstrip()
     if not text.endswith("."):
         return False
-    word = _WORD_BEFORE.search(text, 0, len(text) - 1)
+    word = _WORD_BEFORE.search(text, max(0, len(text) - 1 - _LOOK_BACK), len(text) - 1)
     token = word.group(1).lower() if word else ""
     return token in _ABBREVIATIONS or token.rstrip(".") in _ABBREVIATIONS
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from .errors import InputError
+from .fastvec import TokenCache, transform_union
 from .judgement import judge_wording
 from .labelset import iter_rows
 from .rules import RuleTagger
@@ -56,24 +57,30 @@ class Tagger:
             self._judge(out)
             return out
 
-        inputs, proba, text_only, word_rows = self.score(records, results, with_words=True)
+        cache = TokenCache()   # each text's words read once for both models
+        inputs, proba, text_only, word_rows = self.score(records, results, with_words=True,
+                                                         cache=cache)
         ids = list(self.taxonomy.ids)
-        for i, (record, result, model_input) in enumerate(zip(out, results, inputs)):
-            themes, evidence, sources = decide(self.model, ids, model_input, proba[i], text_only[i],
-                                               result, self.thresholds, word_rows[i])
+        by_name = sorted(range(len(ids)), key=ids.__getitem__)
+        thresholds = self.thresholds.tolist()
+        for i, (record, result, model_input, row, plain) in enumerate(
+                zip(out, results, inputs, proba.tolist(), text_only.tolist())):
+            themes, evidence, sources = decide(self.model, ids, model_input, row, plain,
+                                               result, thresholds, word_rows[i])
             record["themes"] = themes
-            record["scores"] = {t: round(float(proba[i, j]), 4) for j, t in sorted(enumerate(ids), key=lambda x: x[1])}
+            record["scores"] = {ids[j]: round(row[j], 4) for j in by_name}
             record["evidence"] = evidence
             record["sources"] = sources
             record["method"] = self.method
-        self._judge(out)
+        self._judge(out, cache)
         return out
 
     @property
     def thresholds(self):
         return self.model.named_steps["classifier"].thresholds_
 
-    def score(self, records: Sequence[dict], results=None, with_words: bool = False):
+    def score(self, records: Sequence[dict], results=None, with_words: bool = False,
+              cache: TokenCache | None = None):
         """Model inputs, calibrated scores and scores without the rules' contribution
         (and, ``with_words``, a function per finding giving its word features, for
         the evidence of model-only tags)."""
@@ -84,14 +91,14 @@ class Tagger:
         contexts, previous = paragraph_context(records)
         inputs = [model_record(r["text"], c, p, section_of(r), res)
                   for r, c, p, res in zip(records, contexts, previous, results)]
-        features = self.model.named_steps["features"].transform(inputs)
+        features = transform_union(self.model.named_steps["features"], inputs, cache)
         classifier = self.model.named_steps["classifier"]
         scored = inputs, classifier.predict_proba(features), classifier.text_only_proba(features)
         if not with_words:
             return scored
         # the word block is the first of the FeatureUnion's blocks
         features = features.tocsr()
-        return (*scored, [functools.partial(features.getrow, i) for i in range(features.shape[0])])
+        return (*scored, [functools.partial(_row, features, i) for i in range(features.shape[0])])
 
     @property
     def judges_by_model(self) -> bool:
@@ -99,7 +106,7 @@ class Tagger:
         return (self.method != "rules" and self.judgement is not None
                 and bool((self.judgement_meta or {}).get("use_model")))
 
-    def _judge(self, records: list[dict]) -> None:
+    def _judge(self, records: list[dict], cache: TokenCache | None = None) -> None:
         """Judgement of findings no heading judges: the judgement model where it measured
         better, else the wording heuristic (where segmentation left it to the tagger)."""
         targets = [r for r in records if r.get("judged_by", "wording") == "wording"]
@@ -110,10 +117,18 @@ class Tagger:
                 if not record.get("judgement"):
                     record["judgement"] = judge_wording(record["text"])
             return
-        predicted = self.judgement.predict([{"text": r["text"]} for r in targets])
+        features = transform_union(self.judgement.named_steps["features"],
+                                   [{"text": r["text"]} for r in targets], cache)
+        predicted = self.judgement.named_steps["classifier"].predict(features)
         for record, judgement in zip(targets, predicted):
             record["judgement"] = str(judgement)
             record["judged_by"] = "model"
+
+
+def _row(matrix, i: int):
+    """Row ``i`` of a CSR matrix as (column indices, values), without a matrix for it."""
+    start, end = matrix.indptr[i], matrix.indptr[i + 1]
+    return matrix.indices[start:end], matrix.data[start:end]
 
 
 def decide(model, ids: Sequence[str], model_input: dict, proba, text_only, rule_result,

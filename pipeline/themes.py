@@ -6,6 +6,7 @@ theme in the YAML file is picked up by rules, model, evaluation and summaries.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ class Taxonomy:
     themes: tuple[Theme, ...]
     path: str
 
-    @property
+    @functools.cached_property
     def ids(self) -> tuple[str, ...]:
         return tuple(t.id for t in self.themes)
 

@@ -395,6 +395,30 @@ def test_compiled_patterns_match_exactly_what_the_token_patterns_match(taxonomy)
         assert spans(a) == spans(b), text
 
 
+def test_texts_matched_together_get_what_each_gets_alone(tmp_path, taxonomy):
+    """A letter's findings are matched as one joined doc: each must get exactly the
+    evidence it gets on its own, also where a wildcard pattern could run on into the
+    next finding, and the token patterns' gate must not lose a match."""
+    texts = [r["text"] for r in load_seed_findings()]
+    tagger = RuleTagger(load_patterns(PATTERNS, taxonomy), taxonomy)
+    together = tagger.tag(texts)
+    alone = [tagger.tag([text])[0] for text in texts]
+    assert [spans(a) for a in together] == [spans(b) for b in alone]
+    assert sum(bool(spans(a)) for a in together) > len(texts) // 2
+
+    (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(row) for row in [
+        {"id": "planning/plans-any", "label": "planning",
+         "pattern": [{"LOWER": "plans"}, {"OP": "?"}, {"OP": "?"}, {"LOWER": "clear"}]},
+        {"id": "timeliness/delay-end", "label": "timeliness",
+         "pattern": [{"LEMMA": "delay"}, {"LOWER": {"NOT_IN": ["x"]}}]},
+    ]) + "\n", encoding="utf-8")
+    small = RuleTagger(load_patterns(tmp_path / "p.jsonl", taxonomy), taxonomy)
+    edge = ["Some plans", "clear and well written.", "There was delay", "Plans are clear.", "", "delays"]
+    joined = small.tag(edge)
+    assert [a.themes for a in joined] == [[], [], [], ["planning"], [], []]
+    assert [spans(a) for a in joined] == [spans(small.tag([t])[0]) for t in edge]
+
+
 def test_a_lower_token_that_allows_one_form_only_is_respected(tmp_path, taxonomy):
     """{"LOWER": "plans"} must not match "planned", though both have the lemma "plan"."""
     (tmp_path / "p.jsonl").write_text(json.dumps(
