@@ -429,10 +429,8 @@ def explain(pipeline: Pipeline, record: dict, theme_index: int, k: int = 3,
     ``words_row`` is the finding's row of the features (the word block is its first
     columns), as a sparse row or as its (column indices, values), where the caller
     has it; otherwise the text is vectorised again."""
-    union = pipeline.named_steps["features"]
-    tfidf = dict(union.transformer_list)["words"].named_steps["tfidf"]
+    tfidf, names, coef = _explainer(pipeline)
     text = record.get("text") or ""
-    names = _feature_names(tfidf)
     if isinstance(words_row, tuple):
         indices, data = words_row
     else:
@@ -440,7 +438,7 @@ def explain(pipeline: Pipeline, record: dict, theme_index: int, k: int = 3,
         indices, data = row.indices, row.data
     keep = indices < len(names)
     indices, data = indices[keep], data[keep]
-    values = data * pipeline.named_steps["classifier"].coef_[theme_index][indices]
+    values = data * coef[theme_index][indices]
     positive = values > 0
     contributions = sorted(zip(values[positive].tolist(), names[indices[positive]].tolist()),
                            key=lambda c: (-c[0], c[1]))
@@ -452,6 +450,18 @@ def explain(pipeline: Pipeline, record: dict, theme_index: int, k: int = 3,
             found.append(Explanation(span[0], span[1], text[span[0]:span[1]], float(weight)))
         if len(found) == k:
             break
+    return found
+
+
+def _explainer(pipeline: Pipeline):
+    """The word vectorizer, its feature names and the coefficients, found once per
+    loaded model (``named_steps`` builds a new mapping on every call)."""
+    found = _EXPLAINERS.get(pipeline)
+    if found is None:
+        union = pipeline.named_steps["features"]
+        tfidf = dict(union.transformer_list)["words"].named_steps["tfidf"]
+        found = (tfidf, _feature_names(tfidf), pipeline.named_steps["classifier"].coef_)
+        _EXPLAINERS[pipeline] = found
     return found
 
 
@@ -487,8 +497,9 @@ def _feature_names(tfidf) -> np.ndarray:
     return names
 
 
-# kept beside the models rather than on them, so that a saved model never holds it
+# kept beside the models rather than on them, so that a saved model never holds them
 _NAMES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_EXPLAINERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def logit(p: float) -> float:

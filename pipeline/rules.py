@@ -292,9 +292,17 @@ class LowerLookupLemmatizer:
         if not len(doc):
             return doc
         cache, strings, table = self._cache, self.vocab.strings, self.table
+        if len(doc) <= 8:
+            # a phrase pattern (thousands of them at start-up): arrays cost more than tokens
+            for token in doc:
+                lemma = cache.get(token.lower)
+                if lemma is None:
+                    word = token.lower_
+                    lemma = cache[token.lower] = strings.add(table.get(word, word))
+                token.lemma = lemma
+            return doc
         lowers = doc.to_array(LOWER)
-        # a long doc (a letter's findings) looks each distinct word up once; a short
-        # one (a phrase pattern, thousands at start-up) is quicker token by token
+        # a long doc (a letter's findings) looks each distinct word up once
         inverse = None
         if len(lowers) > 64:
             lowers, inverse = np.unique(lowers, return_inverse=True)
