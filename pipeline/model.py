@@ -16,6 +16,7 @@ rules' contribution tells its source (``both``, ``rules`` or ``model``).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import weakref
@@ -380,12 +381,18 @@ class ThemeClassifier(BaseEstimator, ClassifierMixin):
 
     def text_only_proba(self, X):
         """Scores without the rule indicators' contribution (for a tag's source)."""
+        return self.proba_and_text_only(X)[1]
+
+    def proba_and_text_only(self, X):
+        """``predict_proba`` and ``text_only_proba`` of X, its product with the
+        coefficients computed once for both."""
         X = sparse.csr_matrix(X)
         z = self.decision_function(X)
+        proba = _sigmoid(z * self.platt_[:, 0] + self.platt_[:, 1])
         if self.n_rule_features:
             rules = X[:, -self.n_rule_features:]
             z = z - np.asarray(rules @ self.coef_[:, -self.n_rule_features:].T)
-        return _sigmoid(z * self.platt_[:, 0] + self.platt_[:, 1])
+        return proba, _sigmoid(z * self.platt_[:, 0] + self.platt_[:, 1])
 
 
 def build_pipeline(themes: Sequence[str], params: dict) -> Pipeline:
@@ -465,16 +472,18 @@ def _explainer(pipeline: Pipeline):
     return found
 
 
-def _word_positions(text: str) -> list[tuple[str, int, int]] | None:
+@functools.lru_cache(maxsize=64)
+def _word_positions(text: str) -> tuple[tuple[str, int, int], ...] | None:
     """The words the vectorizer reads, with their offsets (None where lower-casing
-    changes the text's length, so that offsets would not carry over)."""
+    changes the text's length, so that offsets would not carry over). Kept for the
+    last few texts: a finding with several tags from the model is read once."""
     lower = text.lower()
     if len(lower) != len(text):
         return None
-    return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(lower)]
+    return tuple((m.group(), *m.span()) for m in _WORD.finditer(lower))
 
 
-def _find_term(term: list[str], words: list[tuple[str, int, int]] | None,
+def _find_term(term: list[str], words: Sequence[tuple[str, int, int]] | None,
                text: str) -> tuple[int, int] | None:
     """Where an n-gram of the vectorizer first stands in the text."""
     if words is None:

@@ -93,7 +93,7 @@ class Tagger:
                   for r, c, p, res in zip(records, contexts, previous, results)]
         features = transform_union(self.model.named_steps["features"], inputs, cache)
         classifier = self.model.named_steps["classifier"]
-        scored = inputs, classifier.predict_proba(features), classifier.text_only_proba(features)
+        scored = (inputs, *classifier.proba_and_text_only(features))
         if not with_words:
             return scored
         # the word block is the first of the FeatureUnion's blocks
