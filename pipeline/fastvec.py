@@ -32,15 +32,19 @@ class CompiledTfidf:
     """``transform`` of one fitted TfidfVectorizer, vectorised."""
 
     def __init__(self, tfidf):
-        self.tfidf = tfidf
+        # a weak reference: the compiled form is kept in a WeakKeyDictionary keyed by
+        # the vectorizer, and a strong one would keep both alive for ever
+        self._tfidf = weakref.ref(tfidf)
         self.kind = _kind(tfidf)
-        self.n_features = len(tfidf.vocabulary_)
+        self.n_features = len(tfidf.vocabulary_) if self.kind else 0
         if self.kind == "words":
             self._compile_words()
-            if self.base ** tfidf.ngram_range[1] >= 2**63:
-                self.kind = None  # the keys would not fit in 64 bits: scikit-learn counts
         elif self.kind == "char_wb":
             self._compile_chars()
+
+    @property
+    def tfidf(self):
+        return self._tfidf()
 
     # ---------------------------------------------------------------- compile
 
@@ -52,6 +56,9 @@ class CompiledTfidf:
                 index.setdefault(word, len(index) + 1)   # 0: a word of no term
         self.word_index = index
         self.base = len(index) + 1
+        if self.base ** self.tfidf.ngram_range[1] >= 2**63:
+            self.kind = None  # keys of n word ids would not fit in 64 bits: scikit-learn counts
+            return
         keys = np.empty(len(terms), dtype=np.int64)
         cols = np.empty(len(terms), dtype=np.int64)
         for i, (term, col) in enumerate(terms):

@@ -527,20 +527,27 @@ class RuleTagger:
         of only the texts holding a word they can start with (``gate``): spaCy's
         Matcher costs about a microsecond a token, as much as all the phrase matching."""
         originals = list(texts)
-        results: list[RuleResult] = []
-        for first, last in _chunks(originals, _JOINED_MAX_CHARS):
-            group = originals[first:last]
-            found = self._matches_joined(group, [TOKEN_RULER])
+        # white space at a text's end would merge with the blank line joining it to the
+        # next into one token: such a text (callers strip findings) is matched alone
+        joinable = [i for i, text in enumerate(originals) if text == text.strip()]
+        found: dict[int, list[tuple[int, int, str, str]]] = {}
+        batches = [joinable[a:b] for a, b in _chunks([originals[i] for i in joinable],
+                                                      _JOINED_MAX_CHARS)]
+        batches += [[i] for i, text in enumerate(originals) if text != text.strip()]
+        for batch in batches:
+            group = [originals[i] for i in batch]
+            matches = self._matches_joined(group, [TOKEN_RULER])
             if self.gate is not None:
                 gated = [i for i, text in enumerate(group) if self._may_match_tokens(text)]
                 if gated:
                     extra = self._matches_joined([group[i] for i in gated],
                                                  [n for n in self.nlp.pipe_names
                                                   if n.startswith("span_ruler") and n != TOKEN_RULER])
-                    for j, matches in extra.items():
-                        found.setdefault(gated[j], []).extend(matches)
-            results += [self._result(text, found.get(i, [])) for i, text in enumerate(group)]
-        return results
+                    for j, more in extra.items():
+                        matches.setdefault(gated[j], []).extend(more)
+            for j, more in matches.items():
+                found[batch[j]] = more
+        return [self._result(text, found.get(i, [])) for i, text in enumerate(originals)]
 
     def _may_match_tokens(self, text: str) -> bool:
         """Whether a token pattern can match: some word it starts with is in the text

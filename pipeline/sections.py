@@ -161,11 +161,15 @@ class Template:
     def search(self, text: str) -> re.Match | None:
         found = self.start.match(text)
         if found is None:
-            # casefold: the regular expression's case-insensitive match folds "ſ" to "s"
-            folded = text.casefold()
+            # the expression's case-insensitive match also takes "ı" and "İ" for "i",
+            # "ſ" for "s" and the Kelvin sign for "k": so must the key test
+            folded = text.translate(_FOLD_TO_ASCII).lower()
             if any(key in folded for key in self.keys):
                 found = self.anywhere.search(text)
         return found
+
+
+_FOLD_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
 # Paragraphs that are template text, never findings. The first group also ends

@@ -20,10 +20,19 @@ _ABBREVIATIONS = {
 _BOUNDARY = re.compile(r"[.!?][\"'’”)\]]*(?=\s+[\"'‘“(\[]?[A-Z0-9◼•\-])")
 _ANNOTATION = re.compile(r"^\([^()]{1,60}\)[.;]?$")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
-# How far back the word before a full stop is looked for: searching from the text's
-# start made splitting a long paragraph quadratic. A longer word is cut, and is
-# neither an abbreviation nor an initial either way.
 _LOOK_BACK = 32
+
+
+def _word_before(text: str, end: int) -> re.Match | None:
+    """The run of word characters and dots that ends at ``end``. Searched for in a
+    window that widens while the run fills it: searching from the text's start made
+    splitting a long paragraph quadratic."""
+    start = max(0, end - _LOOK_BACK)
+    word = _WORD_BEFORE.search(text, start, end)
+    while word is not None and word.start() == start and start > 0:
+        start = max(0, end - 2 * (end - start))
+        word = _WORD_BEFORE.search(text, start, end)
+    return word
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -34,7 +43,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     for match in _BOUNDARY.finditer(text):
         end = match.end()
         if text[match.start()] == ".":
-            word = _WORD_BEFORE.search(text, max(0, match.start() - _LOOK_BACK), match.start())
+            word = _word_before(text, match.start())
             token = word.group(1).lower() if word else ""
             if token in _ABBREVIATIONS or token.rstrip(".") in _ABBREVIATIONS:
                 continue
@@ -70,7 +79,7 @@ def ends_with_abbreviation(text: str) -> bool:
     text = text.rstrip()
     if not text.endswith("."):
         return False
-    word = _WORD_BEFORE.search(text, max(0, len(text) - 1 - _LOOK_BACK), len(text) - 1)
+    word = _word_before(text, len(text) - 1)
     token = word.group(1).lower() if word else ""
     return token in _ABBREVIATIONS or token.rstrip(".") in _ABBREVIATIONS
 
