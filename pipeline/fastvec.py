@@ -82,11 +82,12 @@ class CompiledTfidf:
     def counts(self, texts: Sequence[str], cache: "TokenCache | None" = None) -> sparse.csr_matrix:
         """The count matrix scikit-learn's CountVectorizer gives ``texts``."""
         texts = list(texts)
+        cache = cache or TokenCache()
         if self.kind == "char_wb":
-            return self._char_counts(texts)
+            return self._char_counts(texts, cache)
         rows: list[np.ndarray] = []
         cols: list[np.ndarray] = []
-        self._word_counts(texts, rows, cols, cache or TokenCache())
+        self._word_counts(texts, rows, cols, cache)
         row = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
         col = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
         matrix = sparse.csr_matrix((np.ones(len(row), dtype=self.tfidf.dtype), (row, col)),
@@ -126,30 +127,29 @@ class CompiledTfidf:
             rows.append(doc[where[found]])
             cols.append(col)
 
-    def _char_counts(self, texts: list[str]) -> sparse.csr_matrix:
+    def _char_counts(self, texts: list[str], cache: "TokenCache") -> sparse.csr_matrix:
         """Counts as (texts x words) @ (words x n-grams): a text's character n-grams are
         its words' (each padded with a space), and a word's are found once per run."""
-        cache, grams_of = self._grams, self._word_grams
-        local: dict[str, int] = {}
-        occurrences: list[int] = []
+        grams, grams_of = self._grams, self._word_grams
+        words = cache.words(_lower_words)
+        sequences = [words.ids(text) for text in texts]
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        for i, text in enumerate(texts):
-            words = text.lower().split()
-            indptr[i + 1] = indptr[i] + len(words)
-            occurrences.extend([local.setdefault(w, len(local)) for w in words])
-        per_word = [cache.get(w) or grams_of(w) for w in local]
+        np.cumsum(np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences)),
+                  out=indptr[1:])
+        occurrences = list(itertools.chain.from_iterable(sequences))
+        per_word = [grams.get(w) or grams_of(w) for w in words.order]
         lengths = np.fromiter((len(g) for g in per_word), dtype=np.int64, count=len(per_word))
         word_indptr = np.zeros(len(per_word) + 1, dtype=np.int64)
         np.cumsum(lengths, out=word_indptr[1:])
         columns = np.fromiter(itertools.chain.from_iterable(per_word), dtype=np.int32,
                               count=int(word_indptr[-1]))
         dtype = self.tfidf.dtype
-        words = sparse.csr_matrix((np.ones(len(columns), dtype=dtype), columns, word_indptr),
-                                  shape=(len(per_word), self.n_features))
+        word_grams = sparse.csr_matrix((np.ones(len(columns), dtype=dtype), columns, word_indptr),
+                                       shape=(len(per_word), self.n_features))
         texts_words = sparse.csr_matrix(
             (np.ones(len(occurrences), dtype=dtype), np.array(occurrences, dtype=np.int32), indptr),
             shape=(len(texts), len(per_word)))
-        counts = (texts_words @ words).tocsr()
+        counts = (texts_words @ word_grams).tocsr()
         counts.sort_indices()
         return counts
 
@@ -161,6 +161,12 @@ class CompiledTfidf:
             self._grams.clear()
         self._grams[word] = found
         return found
+
+
+def _lower_words(text: str) -> list[str]:
+    """The words ``char_wb`` pads: scikit-learn lower-cases, then splits on white space
+    (its clean-up of runs of white space does not change what ``split`` gives)."""
+    return text.lower().split()
 
 
 def _kind(tfidf) -> str | None:
@@ -271,7 +277,7 @@ def compiled(tfidf) -> CompiledTfidf:
 def transform_union(union, records: Sequence[dict], cache: TokenCache | None = None):
     """``union.transform(records)`` for the models' FeatureUnions, with each
     Field -> TF-IDF (-> Scale) block vectorised; other blocks as scikit-learn does."""
-    from .model import Field, Scale
+    from .model import Field, Scale, transform_distinct
 
     if union.transformer_weights is not None:
         return union.transform(records)
@@ -282,8 +288,11 @@ def transform_union(union, records: Sequence[dict], cache: TokenCache | None = N
         if (len(steps) in (2, 3) and isinstance(steps[0], Field) and hasattr(steps[1], "vocabulary_")
                 and (len(steps) == 2 or isinstance(steps[2], Scale))):
             texts = steps[0].transform(records)
-            block = _transform_distinct(compiled(steps[1]), texts, cache) \
-                if not getattr(steps[1], "empty_", False) else steps[1].transform(texts)
+            if getattr(steps[1], "empty_", False):
+                block = steps[1].transform(texts)
+            else:
+                vectorizer = compiled(steps[1])
+                block = transform_distinct(lambda t: vectorizer.transform(t, cache), texts)
             if len(steps) == 3:
                 block = steps[2].transform(block)
         else:
@@ -292,10 +301,4 @@ def transform_union(union, records: Sequence[dict], cache: TokenCache | None = N
     return sparse.hstack(blocks).tocsr()
 
 
-def _transform_distinct(vectorizer: CompiledTfidf, texts: list[str], cache: TokenCache):
-    """A paragraph is every one of its sentences' context: vectorise each distinct text once."""
-    index: dict[str, int] = {}
-    rows = [index.setdefault(t, len(index)) for t in texts]
-    if len(index) == len(texts):
-        return vectorizer.transform(texts, cache)
-    return vectorizer.transform(list(index), cache)[rows]
+

@@ -129,17 +129,20 @@ class TolerantTfidf(TfidfVectorizer):
     def transform(self, raw_documents):
         if getattr(self, "empty_", False):
             return sparse.csr_matrix((len(raw_documents), 0), dtype=self.dtype)
-        # A paragraph is every one of its sentences' context, and a section heading
-        # is shared by many findings: vectorise each distinct text once.
-        documents = list(raw_documents)
-        index: dict[str, int] = {}
-        rows = [index.setdefault(d, len(index)) for d in documents]
-        if len(index) == len(documents):
-            return super().transform(documents)
-        return super().transform(list(index))[rows]
+        return transform_distinct(super().transform, list(raw_documents))
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "empty_")
+
+
+def transform_distinct(transform, texts: list[str]):
+    """``transform(texts)``, each distinct text vectorised once: a paragraph is every one
+    of its sentences' context, and a section heading is shared by many findings."""
+    index: dict[str, int] = {}
+    rows = [index.setdefault(t, len(index)) for t in texts]
+    if len(index) == len(texts):
+        return transform(texts)
+    return transform(list(index))[rows]
 
 
 class RuleConfidence(BaseEstimator, TransformerMixin):
@@ -467,7 +470,8 @@ def _explainer(pipeline: Pipeline):
     if found is None:
         union = pipeline.named_steps["features"]
         tfidf = dict(union.transformer_list)["words"].named_steps["tfidf"]
-        found = (tfidf, _feature_names(tfidf), pipeline.named_steps["classifier"].coef_)
+        # (building the names took most of the time of tagging a letter)
+        found = (tfidf, tfidf.get_feature_names_out(), pipeline.named_steps["classifier"].coef_)
         _EXPLAINERS[pipeline] = found
     return found
 
@@ -497,17 +501,7 @@ def _find_term(term: list[str], words: Sequence[tuple[str, int, int]] | None,
     return None
 
 
-def _feature_names(tfidf) -> np.ndarray:
-    """The vectorizer's feature names, computed once per loaded model: building them
-    took most of the time of tagging a letter."""
-    names = _NAMES.get(tfidf)
-    if names is None:
-        names = _NAMES[tfidf] = tfidf.get_feature_names_out()
-    return names
-
-
 # kept beside the models rather than on them, so that a saved model never holds them
-_NAMES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _EXPLAINERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
