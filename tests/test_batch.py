@@ -111,20 +111,30 @@ def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path, fmt, jobs)
                    capture_output=True)
 
     out = tmp_path / f"tagged.{fmt}"
-    out.write_text("an earlier output\n", encoding="utf-8")
     journal = tmp_path / f"tagged.{fmt}.partial.journal"
     seed = random.randrange(1 << 30)
-    stop_after = random.Random(seed).randrange(1, letters - 4)   # letters left to kill it in
-    process = subprocess.Popen(cli(str(folder), "--out", str(out), *options), cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        # the journal's first line is its header; then a line per letter
-        if journal.exists() and journal.read_text(encoding="utf-8").count("\n") > stop_after:
+    choose = random.Random(seed)
+    last = letters - 4
+    for attempt in range(4):
+        out.write_text("an earlier output\n", encoding="utf-8")
+        stop_after = choose.randrange(1, last)   # letters left to kill it in
+        process = subprocess.Popen(cli(str(folder), "--out", str(out), *options), cwd=REPO,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            # the journal's first line is its header; then a line per letter
+            if journal.exists() and journal.read_text(encoding="utf-8").count("\n") > stop_after:
+                break
+            time.sleep(0.005)
+        time.sleep(choose.random() * 0.02)   # somewhere in the next letter
+        if journal.exists():
             break
-        time.sleep(0.005)
+        # Workers run ahead of the writer: the last letters can all be written within
+        # that pause and the run finish before the kill. That is no kill mid-run: try
+        # again, earlier in the run.
+        process.wait()
+        last = max(2, stop_after)
     assert process.poll() is None, f"the run ended before the kill (seed {seed})"
-    time.sleep(random.Random(seed).random() * 0.02)   # somewhere in the next letter
     os.kill(process.pid, signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, f"the run ended before the kill (seed {seed})"
 
