@@ -4,11 +4,13 @@
     .venv/bin/python benchmarks/run.py train --repeat 3
     .venv/bin/python benchmarks/run.py batch          # batch tagging, N = 1,000 and 10,000
     .venv/bin/python benchmarks/run.py batch --sizes 1000 --jobs 1 2 --repeat 3
+    .venv/bin/python benchmarks/run.py batch --sizes 1000 --jobs 1 --method rules   # a bound: no models
 
 Each benchmark runs the real command in a subprocess on this machine and records
 wall time and peak memory (the largest resident set of the process or its
 workers). Results are kept per benchmark in benchmarks/results.json, so running
-one benchmark updates its section of RESULTS.md and leaves the others.
+one benchmark updates its section of RESULTS.md and leaves the others (each
+--method of the batch benchmark has its own section).
 """
 
 from __future__ import annotations
@@ -211,10 +213,15 @@ def bench_batch(sizes: list[int], jobs: list[int], method: str, repeat: int = 1)
 
 
 def render_batch(batch: dict) -> list[str]:
-    lines = ["## Batch tagging", "",
-             f"`safeguarding-themes tag FOLDER --jobs J --method {batch['method']}` on N documents "
+    rules_only = batch["method"] == "rules"
+    lines = ["## Batch tagging" + (", rules only" if rules_only else ""), ""]
+    if rules_only:
+        lines += ["For comparison, a bound on this design: the rules tagger alone (no models; "
+                  "judgements from the wording heuristic), measured like the combined tagger above.", ""]
+    lines += [f"`safeguarding-themes tag FOLDER --jobs J --method {batch['method']}` on N documents "
              "(the corpus PDFs and the seed letters in turn under new names, each copy made "
-             "distinct), end to end: reading, segmentation, rules, models, evidence, writing JSONL. "
+             "distinct), end to end: reading, segmentation, rules, "
+             f"{'' if rules_only else 'models, '}evidence, writing JSONL. "
              "The floor, measured in the same run on the same files, is bare text extraction "
              "(pypdfium2) plus bare `spacy.blank(\"en\")` tokenisation, in one process. Where a "
              "size was run several times (floor and commands in turn, round after round), the "
@@ -265,8 +272,9 @@ def render(results: dict) -> str:
                   f"| {', '.join(f'{s:.1f}' for s in train['runs'])} | {train['best_seconds']:.1f} | "
                   f"{train['peak_rss_mib']:.0f} | under 30 s |", "",
                   f"Command's own report: `{train['command_output']}`", ""]
-    if results.get("batch"):
-        lines += render_batch(results["batch"])
+    for key in ("batch", "batch_rules"):
+        if results.get(key):
+            lines += render_batch(results[key])
     return "\n".join(lines)
 
 
@@ -289,12 +297,13 @@ def main(argv: list[str] | None = None) -> None:
         results["train"] = bench_train(args.repeat)
         results["train"]["measured"] = time.strftime("%Y-%m-%d")
     if args.benchmark == "batch":
+        key = "batch" if args.method == "combined" else f"batch_{args.method}"
         new = bench_batch(args.sizes, args.jobs, args.method, args.repeat)
-        old = results.get("batch") or {}
+        old = results.get(key) or {}
         if old.get("method") == args.method:  # keep the sizes not measured this time
             new["runs"] = sorted([r for r in old.get("runs", []) if r["documents"] not in args.sizes]
                                  + new["runs"], key=lambda r: r["documents"])
-        results["batch"] = {**new, "measured": time.strftime("%Y-%m-%d")}
+        results[key] = {**new, "measured": time.strftime("%Y-%m-%d")}
     RESULTS_JSON.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     RESULTS_MD.write_text(render(results))
     print(render(results))

@@ -11,6 +11,9 @@ ends. The partial output therefore holds whole letters only, and ``--resume``
 cuts it back to the last journalled letter and goes on with the letters not
 done (matched by content hash, so a letter changed since is tagged again). Only
 a complete run replaces ``OUT``: an earlier output stays intact until then.
+Beside a finished output, ``OUT.tagger.json`` records the format and the tagger
+(method, and hashes of the taxonomy, patterns and models) that made it, so that a
+later ``--resume`` that would add letters tagged by another tagger is refused.
 A lock file refuses a second run writing the same output.
 """
 
@@ -45,17 +48,22 @@ class TaggerConfig:
     method: str
     models: str
 
-    def fingerprint(self) -> str:
-        """What decides the records a letter gets: method, taxonomy, patterns, models."""
+    def files(self) -> dict[str, str]:
+        """The files that decide the records a letter gets, by name, with their hashes
+        ("-" for a file that is missing)."""
         from .artifacts import sha256_file
 
-        digest = hashlib.sha256(self.method.encode("utf-8"))
-        files = [Path(self.themes), Path(self.patterns)]
+        paths = [Path(self.themes), Path(self.patterns)]
         if self.method != "rules":
-            files += sorted(Path(self.models).glob("*.meta.json"))
-        for path in files:
-            digest.update(path.name.encode("utf-8"))
-            digest.update(sha256_file(path).encode("ascii") if path.exists() else b"-")
+            paths += sorted(Path(self.models).glob("*.meta.json"))
+        return {path.name: sha256_file(path) if path.exists() else "-" for path in paths}
+
+    def fingerprint(self) -> str:
+        """What decides the records a letter gets: method, taxonomy, patterns, models."""
+        digest = hashlib.sha256(self.method.encode("utf-8"))
+        for name, sha in self.files().items():
+            digest.update(name.encode("utf-8"))
+            digest.update(sha.encode("ascii"))
         return digest.hexdigest()
 
     def build(self):
@@ -200,6 +208,10 @@ def partial_path(out: Path) -> Path:
 
 def journal_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial.journal")
+
+
+def tagger_path(out: Path) -> Path:
+    return out.with_name(out.name + ".tagger.json")
 
 
 def errors_path(out: Path) -> Path:
@@ -408,11 +420,13 @@ class PartialOutput:
     """
 
     def __init__(self, out: Path, output_format: str, resume: bool, plan: Plan, settings: str,
-                 method: str | None = None):
+                 method: str | None = None, files: dict[str, str] | None = None):
         self.out = out
         self.format = output_format
         self.settings = settings
         self.method = method
+        self.files = files or {}
+        self.warnings: list[str] = []
         self.partial = partial_path(out)
         self.journal_file = journal_path(out)
         self.entries: list[JournalEntry] = []
@@ -484,6 +498,7 @@ class PartialOutput:
     def _carry_over(self, plan: Plan) -> None:
         """Resuming after a finished run: keep its letters, except those of the inputs
         whose content has changed since (they are tagged again)."""
+        self._check_tagger()
         current = plan.current()
         group: list[PreviousRecord] = []
 
@@ -504,6 +519,41 @@ class PartialOutput:
                 flush()
             group.append(record)
         flush()
+
+    def _tagger(self) -> dict:
+        return {"format": self.format, "method": self.method, "settings": self.settings,
+                "files": self.files}
+
+    def _check_tagger(self) -> None:
+        """A finished output's letters are kept only if the same tagger made them: with
+        new models or patterns, one output would hold two taggers' readings."""
+        path = tagger_path(self.out)
+        fix = ("leave out --resume to tag every letter again with the current settings, or resume "
+               "with the --format, --method, patterns and models that made it")
+        try:
+            made = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            self.warnings.append(f"{self.out}: no {path.name} beside it (an output of an earlier "
+                                 "version, or copied without it): the letters kept from it were not "
+                                 "checked against the current patterns and models")
+            return
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot resume: {path.name} cannot be read ({exc})", path=str(path),
+                             fix=f"delete it to resume without the check, or {fix}") from None
+        if not isinstance(made, dict):
+            raise InputError(f"cannot resume: {path.name} is not a record of 'tag'", path=str(path),
+                             fix=f"delete it to resume without the check, or {fix}")
+        if made.get("format") == self.format and made.get("settings") == self.settings:
+            return
+        if made.get("format") != self.format:
+            raise InputError(f"cannot resume: {self.out.name} was written with --format {made.get('format')}",
+                             path=str(self.out), fix=fix)
+        files = made.get("files") if isinstance(made.get("files"), dict) else {}
+        changed = sorted(name for name in set(files) | set(self.files) if files.get(name) != self.files.get(name))
+        what = (f"with --method {made.get('method')}" if made.get("method") != self.method
+                else f"with other {', '.join(changed)}" if changed else "with other settings")
+        raise InputError(f"cannot resume: {self.out.name} was tagged {what} (see {path.name})",
+                         path=str(self.out), fix=fix)
 
     def done(self) -> set[str]:
         return {e.sha256 for e in self.entries}
@@ -570,6 +620,10 @@ class PartialOutput:
             self.data.flush()
             os.fsync(self.data.fileno())
             self.close()
+            # before the output: a stop between the two leaves the partial output, which
+            # a resume reads, not this record
+            with atomic_text(tagger_path(self.out)) as handle:
+                handle.write(json.dumps(self._tagger(), indent=2, sort_keys=True) + "\n")
             os.replace(self.partial, self.out)
             self.journal_file.unlink(missing_ok=True)
         except OSError as exc:
@@ -637,7 +691,9 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
         if len(plan.jobs) < 2:
             n_jobs = 1
         tagger = config.build() if n_jobs == 1 else _check_config(config)
-        output = PartialOutput(out, output_format, resume, plan, config.fingerprint(), config.method)
+        output = PartialOutput(out, output_format, resume, plan, config.fingerprint(), config.method,
+                               config.files())
+        summary.warnings += output.warnings
         try:
             # letters of an interrupted run whose files have changed since are tagged again
             current = plan.current()

@@ -157,7 +157,8 @@ def tag_command(
     Letters are tagged in parallel and written as they finish to OUT.partial,
     which becomes OUT when the run completes. A letter that cannot be read is
     listed in OUT.errors.csv and the others go on. After an interrupt, run the
-    same command with --resume.
+    same command with --resume; --resume on a finished output adds the letters
+    new or changed since, if OUT.tagger.json shows the same patterns and models.
 
     Example:
 

@@ -40,11 +40,16 @@ def _pieces(text: str, spans: Sequence[dict]) -> Iterator[tuple[str, dict | None
     yield text[at:], None
 
 
+def _reading_order(spans: Sequence[dict]) -> list[dict]:
+    """Spans by start, the longest first where two start together: overlapping spans
+    are dropped by `_pieces`, so both reports keep the same (longest) one."""
+    return sorted(spans, key=lambda s: (int(s.get("start", 0)), -int(s.get("end", 0))))
+
+
 def highlight(text: str, spans: Sequence[dict]) -> str:
     """The finding as HTML with its evidence spans in <mark>, everything escaped."""
-    longest_first = sorted(spans, key=lambda s: (int(s.get("start", 0)), -int(s.get("end", 0))))
     return "".join(f'<mark title="{_e(span.get("rule"))}">{_e(piece)}</mark>' if span else _e(piece)
-                   for piece, span in _pieces(text, longest_first))
+                   for piece, span in _pieces(text, _reading_order(spans)))
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~])")
@@ -59,9 +64,8 @@ def _md(text) -> str:
 
 def _md_highlight(text: str, spans: Sequence[dict]) -> str:
     """The finding as Markdown with its evidence spans in bold."""
-    in_order = sorted(spans, key=lambda s: int(s.get("start", 0)))
     return "".join("**" + _md(piece).strip() + "**" if span else _md(piece)
-                   for piece, span in _pieces(text, in_order))
+                   for piece, span in _pieces(text, _reading_order(spans)))
 
 
 def render_markdown(summary, source: str) -> str:

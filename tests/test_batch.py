@@ -46,7 +46,8 @@ def test_two_jobs_write_the_same_output_as_one(tmp_path, runner):
     assert all(len(r["sha256"]) == 64 for r in records)
     assert "8 letters" in result.output and not (tmp_path / "two.jsonl.partial").exists()
     # the output's folder holds the outputs only (DVC hashes whole folders)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["inbox", "one.jsonl", "two.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "inbox", "one.jsonl", "one.jsonl.tagger.json", "two.jsonl", "two.jsonl.tagger.json"]
 
 
 def test_a_bad_letter_is_reported_and_the_others_are_tagged(tmp_path, runner):
@@ -197,7 +198,8 @@ def test_a_failed_carry_over_leaves_nothing_a_later_resume_would_trust(tmp_path,
     # --format forgotten: the finished CSV output is not JSONL
     result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
     assert result.exit_code == 1 and "cannot resume" in result.output
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("tagged")) == ["tagged.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("tagged")) == [
+        "tagged.csv", "tagged.csv.tagger.json"]
     result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume", "--format", "csv"] + RULES)
     assert result.exit_code == 0, result.output
     assert "5 letters were already done" in result.output
@@ -295,6 +297,58 @@ def test_resuming_a_finished_output_with_another_method_is_refused(tmp_path, run
     assert result.exit_code == 1, result.output
     assert "cannot resume: the output was tagged with --method combined" in result.output
     assert out.read_bytes() == before and not (tmp_path / "tagged.jsonl.partial").exists()
+
+
+def test_a_finished_output_records_the_tagger_that_made_it(tmp_path, runner):
+    from pipeline.artifacts import sha256_file
+
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.csv"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out), "--format", "csv"] + RULES).exit_code == 0
+    made = json.loads((tmp_path / "tagged.csv.tagger.json").read_text(encoding="utf-8"))
+    assert made["format"] == "csv" and made["method"] == "rules"
+    assert made["files"] == {"themes.yaml": sha256_file(REPO / "labels" / "themes.yaml"),
+                             "patterns.jsonl": sha256_file(REPO / "labels" / "patterns.jsonl")}
+
+
+def test_resuming_a_finished_output_after_the_patterns_changed_is_refused(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    patterns = tmp_path / "patterns.jsonl"
+    shutil.copy(REPO / "labels" / "patterns.jsonl", patterns)
+    options = RULES[:-1] + [str(patterns)]
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + options).exit_code == 0
+    before = out.read_bytes()
+    (folder / "new.txt").write_text((folder / "swindon_2011.txt").read_text(encoding="utf-8") + "\nNew.\n",
+                                    encoding="utf-8")
+    lines = patterns.read_text(encoding="utf-8").splitlines(keepends=True)
+    patterns.write_text("".join(lines[:-1]), encoding="utf-8")   # one rule fewer
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + options)
+    assert result.exit_code == 1, result.output
+    assert "cannot resume: tagged.jsonl was tagged with other patterns.jsonl" in result.output
+    assert "leave out --resume" in result.output and "Traceback" not in result.output
+    assert out.read_bytes() == before and not (tmp_path / "tagged.jsonl.partial").exists()
+    # with the patterns it was made with, the new letter is added
+    patterns.write_text("".join(lines), encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + options)
+    assert result.exit_code == 0, result.output
+    assert "5 letters were already done" in result.output and out.read_bytes().startswith(before)
+
+
+def test_resuming_a_finished_output_without_its_tagger_record_warns(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
+    record = tmp_path / "tagged.jsonl.tagger.json"
+    record.write_text("{not json", encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 1
+    assert "cannot resume: tagged.jsonl.tagger.json cannot be read" in result.output
+    record.unlink()
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "no tagged.jsonl.tagger.json beside it" in result.output
+    assert "5 letters were already done" in result.output and record.exists()
 
 
 def test_a_file_name_that_is_not_utf8_is_reported_and_the_others_are_tagged(tmp_path, runner):

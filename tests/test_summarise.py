@@ -262,3 +262,14 @@ def test_markdown_shows_text_from_letters_as_written(tmp_path, runner):
     markdown = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "![x](" not in markdown and "[a link](" not in markdown
     assert r"\!\[x\]\(https://example.org/p.png\)" in markdown and r"\*b\*" in markdown
+
+
+def test_both_reports_mark_the_same_span_where_two_start_together():
+    from pipeline.report import _md_highlight, highlight
+
+    text = "Management oversight is regular."
+    spans = [{"start": 0, "end": 10, "rule": "short"}, {"start": 0, "end": 20, "rule": "long"},
+             {"start": 11, "end": 20, "rule": "inner"}]
+    for order in (spans, spans[::-1]):
+        assert highlight(text, order) == '<mark title="long">Management oversight</mark> is regular.'
+        assert _md_highlight(text, order) == "**Management oversight** is regular."
