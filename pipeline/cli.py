@@ -171,9 +171,9 @@ def tag_command(
         safeguarding-themes tag letter.pdf --method rules --out tagged.jsonl
     """
     from .params import load_params
-    from .tag import check_tag_inputs
+    from .tag import check_inputs
 
-    check_tag_inputs(paths or [], findings)
+    check_inputs(paths or [], findings)
     stage = load_params(params, "tag")
     method_name = method.value if method is not None else stage.get("method", "combined")
     jobs = jobs if jobs is not None else stage.get("jobs", 0)
@@ -261,21 +261,18 @@ def suggest_command(
         safeguarding-themes suggest new-letters/ --top 200 --out to-label.csv
     """
     from .labelling import run_suggest
-    from .tag import build_tagger, read_findings_file
+    from .tag import build_tagger, check_inputs
     from .themes import load_taxonomy
 
+    check_inputs(paths or [], findings, "suggest")
     tagger = build_tagger(load_taxonomy(themes), patterns, "combined", models)
     records = _findings_from(paths, findings)
     typer.echo(run_suggest(tagger, records, labels, out, top), err=True)
 
 
 def _findings_from(paths, findings) -> list[dict]:
-    from .errors import InputError
     from .tag import letter_records, read_findings_file
 
-    if bool(paths) == bool(findings):
-        raise InputError("give letters or --findings FILE, not both or neither",
-                         fix="see --help")
     if findings is not None:
         return read_findings_file(findings, keep_judgement=True)
     return [r for letter in letter_records(paths) for r in letter]

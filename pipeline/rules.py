@@ -439,9 +439,6 @@ class RuleTagger:
         self.patterns = list(patterns)
         self.taxonomy = taxonomy
         self.nlp, self.checks, self.gate = build_nlp(self.patterns)
-        # the gate's words as the hashes a doc's LOWER array holds
-        self._gate_hashes = (None if self.gate is None
-                             else {self.nlp.vocab.strings.add(w) for w in self.gate})
 
     def _raw(self, doc, *bounds: int) -> dict[int, list[tuple[int, int, str, str]]]:
         """The doc's matches, by text: ``bounds`` are the texts' (start, end) offsets in
@@ -499,34 +496,31 @@ class RuleTagger:
             evidence[theme] = spans
         return RuleResult({t: evidence[t] for t in themes if evidence.get(t)})
 
-    def _docs(self, texts: Iterable[str], batch_size: int):
-        """Parsed texts, hyphens between words read as spaces ("early-help" is
-        "early help"): one pattern then covers both spellings, and patterns need
-        no optional hyphen tokens, which made matching several times slower.
-        The replacement keeps every offset, so evidence is cut from the original."""
+    def tag(self, texts: Iterable[str]) -> list[RuleResult]:
+        """Each text's themes with their evidence."""
         originals = list(texts)
-        normalised = [_HYPHEN.sub(" ", t) for t in originals]
-        if self.gate is None:
-            return zip(originals, self.nlp.pipe(normalised, batch_size=batch_size))
-        from spacy.attrs import LOWER
+        found = self._found(originals)
+        return [self._result(text, found.get(i, [])) for i, text in enumerate(originals)]
 
-        token_ruler = self.nlp.get_pipe(TOKEN_RULER)
-        starts = self._gate_hashes
-        with self.nlp.select_pipes(disable=[TOKEN_RULER]):
-            docs = list(self.nlp.pipe(normalised, batch_size=batch_size))
-        for doc in docs:
-            if not starts or not starts.isdisjoint(doc.to_array(LOWER).tolist()):
-                token_ruler(doc)
-        return zip(originals, docs)
-
-    def tag(self, texts: Iterable[str], batch_size: int = 256) -> list[RuleResult]:
-        """Each text's themes with their evidence. The texts (a letter's findings) are
-        matched as one doc, joined by blank lines: tokens never cross white space, so
-        every text gets the tokens and matches it would get alone, without a doc and
-        a pass of every pipe per finding. The few token patterns run on a second doc
-        of only the texts holding a word they can start with (``gate``): spaCy's
-        Matcher costs about a microsecond a token, as much as all the phrase matching."""
+    def matches(self, texts: Iterable[str]) -> list[list[tuple[str, str, int, int]]]:
+        """Per text, every match the tagger reads, before vetoes and the longest-span
+        choice (veto spans included): (rule id, label, start, end)."""
         originals = list(texts)
+        found = self._found(originals)
+        return [[(rule, label, start, end) for start, end, label, rule in found.get(i, [])]
+                for i in range(len(originals))]
+
+    def _found(self, originals: list[str]) -> dict[int, list[tuple[int, int, str, str]]]:
+        """The texts' matches, by text. The texts (a letter's findings) are matched as
+        one doc, joined by blank lines: tokens never cross white space, so every text
+        gets the tokens and matches it would get alone, without a doc and a pass of
+        every pipe per finding. Hyphens between words are read as spaces ("early-help"
+        is "early help"): one pattern then covers both spellings, and patterns need no
+        optional hyphen tokens, which made matching several times slower; offsets are
+        kept, so evidence is cut from the original. The few token patterns run on a
+        second doc of only the texts holding a word they can start with (``gate``):
+        spaCy's Matcher costs about a microsecond a token, as much as all the phrase
+        matching."""
         # white space at a text's end would merge with the blank line joining it to the
         # next into one token: such a text (callers strip findings) is matched alone
         joinable = [i for i, text in enumerate(originals) if text == text.strip()]
@@ -547,7 +541,7 @@ class RuleTagger:
                         matches.setdefault(gated[j], []).extend(more)
             for j, more in matches.items():
                 found[batch[j]] = more
-        return [self._result(text, found.get(i, [])) for i, text in enumerate(originals)]
+        return found
 
     def _may_match_tokens(self, text: str) -> bool:
         """Whether a token pattern can match: some word it starts with is in the text
@@ -566,8 +560,3 @@ class RuleTagger:
         with self.nlp.select_pipes(disable=[n for n in disable if n in self.nlp.pipe_names]):
             doc = self.nlp(_HYPHEN.sub(" ", _JOIN.join(texts)))
         return self._raw(doc, *bounds)
-
-    def matches(self, texts: Iterable[str], batch_size: int = 256):
-        """Per text, every raw match (including vetoed and veto spans): (rule id, label, start, end)."""
-        for _, doc in self._docs(texts, batch_size):
-            yield [(s.id_, s.label_, s.start_char, s.end_char) for s in doc.spans[SPANS_KEY]]

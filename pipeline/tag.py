@@ -243,11 +243,11 @@ def letter_records(paths: Iterable[str | Path]) -> Iterator[list[dict]]:
         yield list(finding_records(seg, ids(seg.document)))
 
 
-def check_tag_inputs(paths: Sequence[Path], findings: Path | None) -> None:
+def check_inputs(paths: Sequence[Path], findings: Path | None, command: str = "tag") -> None:
     """Before any model is loaded: letters or a findings file, exactly one."""
     if bool(paths) == bool(findings):
-        raise InputError("give letters to tag or --findings FILE, not both or neither",
-                         fix="see 'safeguarding-themes tag --help'")
+        raise InputError("give letters or --findings FILE, not both or neither",
+                         fix=f"see 'safeguarding-themes {command} --help'")
 
 
 def run_tag_findings(tagger: Tagger, findings: Path, out: Path, output_format: str = "jsonl") -> str:

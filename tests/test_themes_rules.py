@@ -290,6 +290,13 @@ def test_cli_tag_needs_letters_or_findings(tmp_path, runner):
     assert result.exit_code == 1 and "not both or neither" in result.stderr
 
 
+def test_cli_suggest_checks_its_inputs_before_loading_models(tmp_path, runner):
+    result = runner.invoke(app, ["suggest", "--out", str(tmp_path / "s.csv"), "--models",
+                                 str(tmp_path / "no-models"), "--themes", str(THEMES), "--patterns", str(PATTERNS)])
+    assert result.exit_code == 1 and "not both or neither" in result.stderr
+    assert "safeguarding-themes suggest --help" in result.stderr and "Traceback" not in result.output
+
+
 # ---------------------------------------------------------------- rules report
 
 def test_rules_report_on_a_small_fixture(tmp_path):
@@ -439,3 +446,24 @@ def test_a_lower_token_that_allows_one_form_only_is_respected(tmp_path, taxonomy
     tagger = RuleTagger(load_patterns(tmp_path / "p.jsonl", taxonomy), taxonomy)
     hit, miss, lemma = tagger.tag(["Plans were clear.", "Planned is clear.", "Plan is clear."])
     assert hit.themes == ["planning"] and miss.themes == [] and lemma.themes == []
+
+
+def test_the_rules_report_reads_the_matches_the_tagger_reads(tmp_path, taxonomy):
+    """A LOWER rule for "visits" is matched through its lemma phrase, which also
+    finds "visit"; the tagger drops that match, and so must the rules report."""
+    from pipeline.rules import VETO_PREFIX
+
+    (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(row) for row in [
+        {"id": "timeliness/visits", "label": "timeliness", "pattern": [{"LOWER": "visits"}]},
+        {"id": "veto/timeliness/visit-after", "label": "timeliness", "veto": True,
+         "pattern": [{"LEMMA": "visit"}, {"LOWER": "after"}]},
+    ]) + "\n", encoding="utf-8")
+    tagger = RuleTagger(load_patterns(tmp_path / "p.jsonl", taxonomy), taxonomy)
+    assert tagger.checks
+    texts = ["The visit after the referral was late.", "Visits are timely.", "visits after school"]
+    assert [r.themes for r in tagger.tag(texts)] == [[], ["timeliness"], []]
+    veto = VETO_PREFIX + "timeliness"
+    assert [sorted(m) for m in tagger.matches(texts)] == [
+        [("veto/timeliness/visit-after", veto, 4, 15)],
+        [("timeliness/visits", "timeliness", 0, 6)],
+        [("timeliness/visits", "timeliness", 0, 6), ("veto/timeliness/visit-after", veto, 0, 12)]]
