@@ -662,24 +662,34 @@ def _results(jobs: list[LetterJob], config: TaggerConfig, tagger, n_jobs: int,
              output_format: str) -> Iterable[LetterResult]:
     if n_jobs == 1:
         return (tag_letter(job, tagger, output_format) for job in jobs)
-    from joblib import Parallel, delayed
+    from joblib import Parallel, delayed, parallel_config
 
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1,
-                        pre_dispatch=f"{4 * n_jobs}")
-    return parallel(delayed(_tag_in_worker)(job, config, output_format) for job in jobs)
+    with parallel_config(backend="loky", initializer=_watch_parent, initargs=(os.getpid(),)):
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1,
+                            pre_dispatch=f"{4 * n_jobs}")
+        return parallel(delayed(_tag_in_worker)(job, config, output_format) for job in jobs)
+
+
+def _watch_parent(parent: int) -> None:
+    """In each worker: end it when the run that started it is gone. A run killed
+    (kill -9, the out-of-memory killer) cannot stop its workers, and they would wait
+    for ever, each holding a tagger's memory, on a pipe nobody reads."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_format: str = "jsonl",
               jobs: int = 0, resume: bool = False, progress: bool = True) -> BatchSummary:
     """Tag every letter under ``paths`` into ``out``; see the module's docstring."""
-    import warnings
-
     from .progress import progress_bar
     from .segment import LetterIds
 
-    # joblib warns, when a run stops early (an error, Ctrl-C), that finished letters
-    # were not used: they were not written, and --resume tags them again
-    warnings.filterwarnings("ignore", message=r".*tasks have been successfully executed", category=UserWarning)
     started = time.perf_counter()
     n_jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
     plan = plan_letters(paths)
@@ -713,8 +723,8 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             todo = [job for job in plan.jobs if job.sha256 not in done]
             for job in todo:
                 job.letter_id = ids.assign(job.path, job.sha256)
-            bar = progress_bar(_results(todo, config, tagger, n_jobs, output_format),
-                               total=len(todo), desc="tag", unit="letter", enabled=progress)
+            results = _results(todo, config, tagger, n_jobs, output_format)
+            bar = progress_bar(results, total=len(todo), desc="tag", unit="letter", enabled=progress)
             try:
                 for result, job in zip(bar, todo):
                     output.add(JournalEntry(result.sha256, result.path, 0, result.findings, result.tags,
@@ -736,6 +746,8 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                                  f"the letters done are kept in {partial_path(out)}",
                                  fix="run the same command with --resume; with --jobs 1 the letter "
                                      "that fails is named") from None
+            finally:
+                _close(results)
             bar.close()
             summary.errors += plan.skipped
             write_errors(out, summary.errors + summary.duplicates)
@@ -749,6 +761,19 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             output.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _close(results) -> None:
+    """Stop the letters still queued or being tagged, at once, not whenever the
+    results are garbage collected. joblib warns, when a run stops early (an error,
+    Ctrl-C), that letters tagged or being tagged were not used: they were not
+    written, and --resume tags them again."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\d+ tasks (?:have been successfully executed|which were "
+                                r"still being processed)", category=UserWarning)
+        results.close()
 
 
 def _check_config(config: TaggerConfig) -> None:

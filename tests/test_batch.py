@@ -157,6 +157,31 @@ def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path, fmt, jobs)
     assert not journal.exists() and not (tmp_path / f"tagged.{fmt}.partial").exists()
 
 
+def test_a_killed_run_leaves_no_worker_behind(tmp_path):
+    """kill -9 (or the out-of-memory killer) gives a run no chance to stop its workers:
+    they must notice and end, not wait for ever holding a tagger's memory."""
+    import psutil
+
+    folder = letters_folder(tmp_path, corpus_pdfs=12)
+    process = subprocess.Popen(cli(str(folder), "--out", str(tmp_path / "t.jsonl"), "--jobs", "2"), cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = tmp_path / "t.jsonl.partial.journal"
+    deadline = time.monotonic() + 120
+    # workers are started and tagging once the first letter is written
+    while time.monotonic() < deadline and process.poll() is None and not (
+            journal.exists() and journal.read_text(encoding="utf-8").count("\n") > 1):
+        time.sleep(0.01)
+    workers = [c for c in psutil.Process(process.pid).children(recursive=True)
+               if "loky" in " ".join(c.cmdline())]
+    assert process.poll() is None and len(workers) >= 2, "the run ended before the kill"
+    process.kill()
+    process.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    for worker in alive:
+        worker.kill()
+    assert not alive, f"{len(alive)} of {len(workers)} worker processes outlived the killed run"
+
+
 def test_resume_skips_letters_by_content_and_retags_a_changed_one(tmp_path, runner):
     folder = letters_folder(tmp_path)
     out = tmp_path / "tagged.jsonl"
