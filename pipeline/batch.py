@@ -49,20 +49,24 @@ class TaggerConfig:
     models: str
 
     def files(self) -> dict[str, str]:
-        """The files that decide the records a letter gets, by name, with their hashes
-        ("-" for a file that is missing)."""
-        from .artifacts import sha256_file
+        """The files that decide the records a letter gets, by role, with their hashes
+        ("-" for a file that is missing): by role, not file name, so that the same
+        patterns under another name, or a model kept beside them, change nothing."""
+        from .artifacts import meta_path, sha256_file
+        from .train import JUDGEMENT_ARTIFACT, THEMES_ARTIFACT
 
-        paths = [Path(self.themes), Path(self.patterns)]
+        paths = {"themes": Path(self.themes), "patterns": Path(self.patterns)}
         if self.method != "rules":
-            paths += sorted(Path(self.models).glob("*.meta.json"))
-        return {path.name: sha256_file(path) if path.exists() else "-" for path in paths}
+            # a model's metadata holds its artifact's sha256, which loading checks
+            for artifact in (THEMES_ARTIFACT, JUDGEMENT_ARTIFACT):
+                paths[f"models/{meta_path(artifact).name}"] = meta_path(Path(self.models) / artifact)
+        return {role: sha256_file(path) if path.exists() else "-" for role, path in paths.items()}
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, files: dict[str, str] | None = None) -> str:
         """What decides the records a letter gets: method, taxonomy, patterns, models."""
         digest = hashlib.sha256(self.method.encode("utf-8"))
-        for name, sha in self.files().items():
-            digest.update(name.encode("utf-8"))
+        for role, sha in (self.files() if files is None else files).items():
+            digest.update(role.encode("utf-8"))
             digest.update(sha.encode("ascii"))
         return digest.hexdigest()
 
@@ -298,8 +302,11 @@ class JournalEntry:
                           sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def journal_header(output_format: str, settings: str) -> dict:
-    return {"journal": 1, "format": output_format, "settings": settings}
+def journal_header(output_format: str, settings: str, unchecked: bool = False) -> dict:
+    head = {"journal": 1, "format": output_format, "settings": settings}
+    if unchecked:
+        head["unchecked"] = True   # letters carried over from an output with no tagger record
+    return head
 
 
 def read_journal(path: Path, partial: Path) -> tuple[dict | None, list[JournalEntry]]:
@@ -427,6 +434,7 @@ class PartialOutput:
         self.method = method
         self.files = files or {}
         self.warnings: list[str] = []
+        self.unchecked = False    # holds letters that no tagger record vouches for
         self.partial = partial_path(out)
         self.journal_file = journal_path(out)
         self.entries: list[JournalEntry] = []
@@ -445,6 +453,10 @@ class PartialOutput:
         """Carry on a partial output: cut it back to its last whole, journalled letter."""
         head, self.entries = read_journal(self.journal_file, self.partial)
         wanted = journal_header(self.format, self.settings)
+        if head is not None and head.pop("unchecked", False):
+            self.unchecked = True
+            self.warnings.append(_unchecked_warning(self.partial, "holds letters kept from an output "
+                                                                  "that had no tagger record"))
         if head is not None and head != wanted:
             raise InputError(
                 f"cannot resume: {self.partial.name} was written with --format {head.get('format')} "
@@ -461,7 +473,7 @@ class PartialOutput:
         self._rewrite_journal()
 
     def _journal_header(self) -> str:
-        return json.dumps(journal_header(self.format, self.settings), sort_keys=True) + "\n"
+        return json.dumps(journal_header(self.format, self.settings, self.unchecked), sort_keys=True) + "\n"
 
     def _rewrite_journal(self) -> None:
         """The journal of the letters in ``entries``, replaced whole; then open to add more."""
@@ -478,6 +490,8 @@ class PartialOutput:
         tmp_data = self.partial.with_name(self.partial.name + ".tmp")
         tmp_journal = self.journal_file.with_name(self.journal_file.name + ".tmp")
         try:
+            if resume and self.out.exists():
+                self._check_tagger()   # before the journal's header, which records its outcome
             self.data = open(tmp_data, "wb")
             self.journal = open(tmp_journal, "w", encoding="utf-8")
             self.journal.write(self._journal_header())
@@ -498,7 +512,6 @@ class PartialOutput:
     def _carry_over(self, plan: Plan) -> None:
         """Resuming after a finished run: keep its letters, except those of the inputs
         whose content has changed since (they are tagged again)."""
-        self._check_tagger()
         current = plan.current()
         group: list[PreviousRecord] = []
 
@@ -521,8 +534,11 @@ class PartialOutput:
         flush()
 
     def _tagger(self) -> dict:
-        return {"format": self.format, "method": self.method, "settings": self.settings,
+        made = {"format": self.format, "method": self.method, "settings": self.settings,
                 "files": self.files}
+        if self.unchecked:
+            made["unchecked"] = True
+        return made
 
     def _check_tagger(self) -> None:
         """A finished output's letters are kept only if the same tagger made them: with
@@ -533,9 +549,9 @@ class PartialOutput:
         try:
             made = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            self.warnings.append(f"{self.out}: no {path.name} beside it (an output of an earlier "
-                                 "version, or copied without it): the letters kept from it were not "
-                                 "checked against the current patterns and models")
+            self.unchecked = True
+            self.warnings.append(_unchecked_warning(self.out, f"no {path.name} beside it (an output of "
+                                                              "an earlier version, or copied without it)"))
             return
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot resume: {path.name} cannot be read ({exc})", path=str(path),
@@ -544,6 +560,10 @@ class PartialOutput:
             raise InputError(f"cannot resume: {path.name} is not a record of 'tag'", path=str(path),
                              fix=f"delete it to resume without the check, or {fix}")
         if made.get("format") == self.format and made.get("settings") == self.settings:
+            if made.get("unchecked"):
+                self.unchecked = True
+                self.warnings.append(_unchecked_warning(self.out, "holds letters kept from an output "
+                                                              "that had no tagger record"))
             return
         if made.get("format") != self.format:
             raise InputError(f"cannot resume: {self.out.name} was written with --format {made.get('format')}",
@@ -620,14 +640,22 @@ class PartialOutput:
             self.data.flush()
             os.fsync(self.data.fileno())
             self.close()
-            # before the output: a stop between the two leaves the partial output, which
-            # a resume reads, not this record
-            with atomic_text(tagger_path(self.out)) as handle:
-                handle.write(json.dumps(self._tagger(), indent=2, sort_keys=True) + "\n")
+            # the old output's record goes first and the new one comes after the output:
+            # a stop in between leaves an output without a record (a resume warns), never
+            # a record that describes another output
+            record = tagger_path(self.out)
+            record.unlink(missing_ok=True)
             os.replace(self.partial, self.out)
+            with atomic_text(record) as handle:
+                handle.write(json.dumps(self._tagger(), indent=2, sort_keys=True) + "\n")
             self.journal_file.unlink(missing_ok=True)
         except OSError as exc:
             raise output_error(self.out, exc) from None
+
+
+def _unchecked_warning(path: Path, why: str) -> str:
+    return (f"{path}: {why}: those letters were not checked against the current patterns and "
+            "models (tag again without --resume to have every letter checked)")
 
 
 def write_errors(out: Path, errors: Sequence[tuple[str, str]]) -> Path | None:
@@ -701,8 +729,9 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
         if len(plan.jobs) < 2:
             n_jobs = 1
         tagger = config.build() if n_jobs == 1 else _check_config(config)
-        output = PartialOutput(out, output_format, resume, plan, config.fingerprint(), config.method,
-                               config.files())
+        files = config.files()
+        output = PartialOutput(out, output_format, resume, plan, config.fingerprint(files), config.method,
+                               files)
         summary.warnings += output.warnings
         try:
             # letters of an interrupted run whose files have changed since are tagged again

@@ -505,10 +505,15 @@ class RuleTagger:
     def matches(self, texts: Iterable[str]) -> list[list[tuple[str, str, int, int]]]:
         """Per text, every match the tagger reads, before vetoes and the longest-span
         choice (veto spans included): (rule id, label, start, end)."""
+        return self.tag_with_matches(texts)[1]
+
+    def tag_with_matches(self, texts: Iterable[str]) -> tuple[list[RuleResult], list[list[tuple[str, str, int, int]]]]:
+        """`tag` and `matches` of the same texts, matched once (for the rules report)."""
         originals = list(texts)
         found = self._found(originals)
-        return [[(rule, label, start, end) for start, end, label, rule in found.get(i, [])]
-                for i in range(len(originals))]
+        return ([self._result(text, found.get(i, [])) for i, text in enumerate(originals)],
+                [[(rule, label, start, end) for start, end, label, rule in found.get(i, [])]
+                 for i in range(len(originals))])
 
     def _found(self, originals: list[str]) -> dict[int, list[tuple[int, int, str, str]]]:
         """The texts' matches, by text. The texts (a letter's findings) are matched as

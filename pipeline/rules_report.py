@@ -21,8 +21,7 @@ from .rules import VETO_PREFIX, RuleTagger
 def rules_report(gold: Sequence[LabelledFinding], tagger: RuleTagger) -> dict:
     taxonomy = tagger.taxonomy
     texts = [g.text for g in gold]
-    results = tagger.tag(texts)
-    raw = list(tagger.matches(texts))
+    results, raw = tagger.tag_with_matches(texts)
     n = len(gold)
 
     fired: dict[str, set[int]] = defaultdict(set)       # rule -> findings where it counts

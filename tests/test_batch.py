@@ -4,6 +4,7 @@ away from the real models/."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -332,8 +333,15 @@ def test_a_finished_output_records_the_tagger_that_made_it(tmp_path, runner):
     assert runner.invoke(app, ["tag", str(folder), "--out", str(out), "--format", "csv"] + RULES).exit_code == 0
     made = json.loads((tmp_path / "tagged.csv.tagger.json").read_text(encoding="utf-8"))
     assert made["format"] == "csv" and made["method"] == "rules"
-    assert made["files"] == {"themes.yaml": sha256_file(REPO / "labels" / "themes.yaml"),
-                             "patterns.jsonl": sha256_file(REPO / "labels" / "patterns.jsonl")}
+    assert made["files"] == {"themes": sha256_file(REPO / "labels" / "themes.yaml"),
+                             "patterns": sha256_file(REPO / "labels" / "patterns.jsonl")}
+    assert "unchecked" not in made
+    # an output written by 'tag --findings' is not that batch run's output any more
+    findings = tmp_path / "findings.csv"
+    findings.write_text("id,text\na,Visits are timely.\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", "--findings", str(findings), "--out", str(out), "--format", "csv"] + RULES)
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "tagged.csv.tagger.json").exists()
 
 
 def test_resuming_a_finished_output_after_the_patterns_changed_is_refused(tmp_path, runner):
@@ -350,12 +358,14 @@ def test_resuming_a_finished_output_after_the_patterns_changed_is_refused(tmp_pa
     patterns.write_text("".join(lines[:-1]), encoding="utf-8")   # one rule fewer
     result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + options)
     assert result.exit_code == 1, result.output
-    assert "cannot resume: tagged.jsonl was tagged with other patterns.jsonl" in result.output
+    assert "cannot resume: tagged.jsonl was tagged with other patterns (see tagged.jsonl.tagger.json)" \
+        in result.output
     assert "leave out --resume" in result.output and "Traceback" not in result.output
     assert out.read_bytes() == before and not (tmp_path / "tagged.jsonl.partial").exists()
-    # with the patterns it was made with, the new letter is added
-    patterns.write_text("".join(lines), encoding="utf-8")
-    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + options)
+    # with the patterns it was made with (under any file name), the new letter is added
+    renamed = tmp_path / "patterns-2026-11.jsonl"
+    renamed.write_text("".join(lines), encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES[:-1] + [str(renamed)])
     assert result.exit_code == 0, result.output
     assert "5 letters were already done" in result.output and out.read_bytes().startswith(before)
 
@@ -373,7 +383,44 @@ def test_resuming_a_finished_output_without_its_tagger_record_warns(tmp_path, ru
     result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
     assert result.exit_code == 0, result.output
     assert "no tagged.jsonl.tagger.json beside it" in result.output
-    assert "5 letters were already done" in result.output and record.exists()
+    assert "5 letters were already done" in result.output
+    # the record made now does not vouch for the letters kept unchecked
+    assert json.loads(record.read_text(encoding="utf-8"))["unchecked"] is True
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 0 and "not checked against the current patterns" in result.output
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES)
+    assert result.exit_code == 0 and "unchecked" not in json.loads(record.read_text(encoding="utf-8"))
+
+
+def test_a_stop_as_the_output_is_replaced_leaves_no_record_of_another_output(tmp_path, runner, monkeypatch):
+    from pipeline import batch
+
+    folder = letters_folder(tmp_path)
+    patterns = tmp_path / "patterns.jsonl"
+    lines = (REPO / "labels" / "patterns.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    patterns.write_text("".join(lines), encoding="utf-8")
+    options = RULES[:-1] + [str(patterns)]
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + options).exit_code == 0
+    before = out.read_bytes()
+    patterns.write_text("".join(lines[:-1]), encoding="utf-8")   # other patterns, and a stop:
+    real_replace = os.replace
+
+    def replace(source, target):
+        if Path(target) == out:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(source, target)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(batch.os, "replace", replace)
+        result = runner.invoke(app, ["tag", str(folder), "--out", str(out)] + options)
+    assert result.exit_code == 1 and out.read_bytes() == before
+    # the leftover partial output is deleted: the old output stays, with no record that
+    # claims the new patterns made it
+    for leftover in tmp_path.glob("tagged.jsonl.partial*"):
+        leftover.unlink()
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + options)
+    assert result.exit_code == 0 and "no tagged.jsonl.tagger.json beside it" in result.output
 
 
 def test_a_file_name_that_is_not_utf8_is_reported_and_the_others_are_tagged(tmp_path, runner):
@@ -387,3 +434,23 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_the_others_are_tagged(tmp_
     assert "5 letters" in result.output and "1 letter failed" in result.output
     errors = (tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8")
     assert "caf\\xe9.txt: file name is not valid UTF-8" in errors
+
+
+def test_letters_kept_unchecked_stay_marked_across_an_interrupt(tmp_path, runner, monkeypatch):
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out), "--jobs", "1"] + RULES).exit_code == 0
+    (tmp_path / "tagged.jsonl.tagger.json").unlink()
+    for name in ("new1", "new2"):
+        (folder / f"{name}.txt").write_text((folder / "swindon_2011.txt").read_text(encoding="utf-8")
+                                            + f"\nAdded as {name}.\n", encoding="utf-8")
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 6)   # the 5 letters kept, and one new
+        result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume", "--jobs", "1"] + RULES)
+    assert result.exit_code == 130
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume", "--jobs", "1"] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "tagged.jsonl.partial: holds letters kept from an output that had no tagger record" in result.output
+    assert "6 letters were already done" in result.output
+    made = json.loads((tmp_path / "tagged.jsonl.tagger.json").read_text(encoding="utf-8"))
+    assert made["unchecked"] is True
