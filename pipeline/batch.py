@@ -28,7 +28,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError, SafeguardingError
 from .outputs import atomic_text, csv_cell, dumps, output_error
@@ -68,6 +68,20 @@ class TaggerConfig:
         for role, sha in (self.files() if files is None else files).items():
             digest.update(role.encode("utf-8"))
             digest.update(sha.encode("ascii"))
+        return digest.hexdigest()
+
+    def legacy_fingerprint(self) -> str:
+        """The fingerprint of versions before 2026-11-23 (files by name, every
+        ``*.meta.json`` of the models folder): a run they interrupted resumes."""
+        from .artifacts import sha256_file
+
+        digest = hashlib.sha256(self.method.encode("utf-8"))
+        paths = [Path(self.themes), Path(self.patterns)]
+        if self.method != "rules":
+            paths += sorted(Path(self.models).glob("*.meta.json"))
+        for path in paths:
+            digest.update(path.name.encode("utf-8"))
+            digest.update(sha256_file(path).encode("ascii") if path.exists() else b"-")
         return digest.hexdigest()
 
     def build(self):
@@ -427,10 +441,12 @@ class PartialOutput:
     """
 
     def __init__(self, out: Path, output_format: str, resume: bool, plan: Plan, settings: str,
-                 method: str | None = None, files: dict[str, str] | None = None):
+                 method: str | None = None, files: dict[str, str] | None = None,
+                 legacy_settings: Callable[[], str] | None = None):
         self.out = out
         self.format = output_format
         self.settings = settings
+        self.legacy_settings = legacy_settings   # what an earlier version wrote for these settings
         self.method = method
         self.files = files or {}
         self.warnings: list[str] = []
@@ -457,6 +473,9 @@ class PartialOutput:
             self.unchecked = True
             self.warnings.append(_unchecked_warning(self.partial, "holds letters kept from an output "
                                                                   "that had no tagger record"))
+        if (head is not None and head != wanted and self.legacy_settings is not None
+                and head.get("format") == self.format and head.get("settings") == self.legacy_settings()):
+            head = wanted   # the same settings, as an earlier version wrote them
         if head is not None and head != wanted:
             raise InputError(
                 f"cannot resume: {self.partial.name} was written with --format {head.get('format')} "
@@ -534,7 +553,7 @@ class PartialOutput:
         flush()
 
     def _tagger(self) -> dict:
-        made = {"format": self.format, "method": self.method, "settings": self.settings,
+        made = {"record": 1, "format": self.format, "method": self.method, "settings": self.settings,
                 "files": self.files}
         if self.unchecked:
             made["unchecked"] = True
@@ -559,6 +578,11 @@ class PartialOutput:
         if not isinstance(made, dict):
             raise InputError(f"cannot resume: {path.name} is not a record of 'tag'", path=str(path),
                              fix=f"delete it to resume without the check, or {fix}")
+        if made.get("record") != 1:
+            # written by a version that kept other details: nothing to compare with
+            self.unchecked = True
+            self.warnings.append(_unchecked_warning(self.out, f"{path.name} is of another version"))
+            return
         if made.get("format") == self.format and made.get("settings") == self.settings:
             if made.get("unchecked"):
                 self.unchecked = True
@@ -731,7 +755,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
         tagger = config.build() if n_jobs == 1 else _check_config(config)
         files = config.files()
         output = PartialOutput(out, output_format, resume, plan, config.fingerprint(files), config.method,
-                               files)
+                               files, config.legacy_fingerprint)
         summary.warnings += output.warnings
         try:
             # letters of an interrupted run whose files have changed since are tagged again

@@ -253,14 +253,18 @@ def check_inputs(paths: Sequence[Path], findings: Path | None, command: str = "t
 def run_tag_findings(tagger: Tagger, findings: Path, out: Path, output_format: str = "jsonl") -> str:
     """Tag a file of findings that are already split into ``out``; a one-line summary."""
     from .batch import TAG_FIELDS, tagger_path
-    from .outputs import write_csv, write_jsonl
+    from .outputs import output_error, write_csv, write_jsonl
 
     started = time.perf_counter()
     records = read_findings_file(findings, keep_judgement=True)
     extra_fields = sorted({k for r in records for k in r} - set(TAG_FIELDS))
     tagged = tagger.tag_records(records)
     # a batch run's record of the tagger that made the output would no longer be true
-    tagger_path(out).unlink(missing_ok=True)
+    # (removed first: a failed write then leaves no record, never a wrong one)
+    try:
+        tagger_path(out).unlink(missing_ok=True)
+    except OSError as exc:
+        raise output_error(out, exc) from None
     if output_format == "csv":
         write_csv(out, tagged, TAG_FIELDS + extra_fields)
     else:

@@ -454,3 +454,57 @@ def test_letters_kept_unchecked_stay_marked_across_an_interrupt(tmp_path, runner
     assert "6 letters were already done" in result.output
     made = json.loads((tmp_path / "tagged.jsonl.tagger.json").read_text(encoding="utf-8"))
     assert made["unchecked"] is True
+
+
+def test_a_run_interrupted_under_an_earlier_version_resumes(tmp_path, runner):
+    """Versions before 2026-11-23 fingerprinted the settings by file name: their
+    partial output, resumed with the same options, is carried on, not refused."""
+    from pipeline.batch import PartialOutput, Plan, TaggerConfig
+
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.jsonl"
+    config = TaggerConfig(RULES[4], RULES[6], "rules", "models")
+    assert config.legacy_fingerprint() != config.fingerprint()
+    PartialOutput(out, "jsonl", False, Plan([]), config.legacy_fingerprint()).close()
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "5 letters" in result.output and out.exists()
+    # other settings in that old form are still refused
+    PartialOutput(out, "jsonl", False, Plan([]), TaggerConfig(RULES[4], RULES[6], "combined",
+                                                              "models").legacy_fingerprint()).close()
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 1 and "other tagger settings" in result.output
+
+
+def test_a_tagger_record_of_another_version_is_not_trusted(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
+    record = tmp_path / "tagged.jsonl.tagger.json"
+    made = json.loads(record.read_text(encoding="utf-8"))
+    made.pop("record", None)   # as the record of an earlier version
+    record.write_text(json.dumps(made), encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "tagged.jsonl.tagger.json is of another version" in result.output
+    assert json.loads(record.read_text(encoding="utf-8"))["unchecked"] is True
+
+
+def test_a_record_that_cannot_be_removed_is_a_one_line_error(tmp_path, runner, monkeypatch):
+    out = tmp_path / "tagged.jsonl"
+    out.write_text("the earlier output\n", encoding="utf-8")
+    (tmp_path / "tagged.jsonl.tagger.json").write_text("{}", encoding="utf-8")
+    findings = tmp_path / "findings.csv"
+    findings.write_text("id,text\na,Visits are timely.\n", encoding="utf-8")
+    real_unlink = Path.unlink
+
+    def unlink(self, missing_ok=False):
+        if self.name.endswith(".tagger.json"):
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    result = runner.invoke(app, ["tag", "--findings", str(findings), "--out", str(out)] + RULES)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "cannot write here (permission denied)" in result.output
+    assert out.read_text(encoding="utf-8") == "the earlier output\n"
