@@ -64,31 +64,32 @@ class TaggerConfig:
 
     def fingerprint(self, files: dict[str, str] | None = None) -> str:
         """What decides the records a letter gets: method, taxonomy, patterns, models."""
-        digest = hashlib.sha256(self.method.encode("utf-8"))
-        for role, sha in (self.files() if files is None else files).items():
-            digest.update(role.encode("utf-8"))
-            digest.update(sha.encode("ascii"))
-        return digest.hexdigest()
+        return _digest(self.method, (self.files() if files is None else files).items())
 
     def legacy_fingerprint(self) -> str:
         """The fingerprint of versions before 2026-11-23 (files by name, every
         ``*.meta.json`` of the models folder): a run they interrupted resumes."""
         from .artifacts import sha256_file
 
-        digest = hashlib.sha256(self.method.encode("utf-8"))
         paths = [Path(self.themes), Path(self.patterns)]
         if self.method != "rules":
             paths += sorted(Path(self.models).glob("*.meta.json"))
-        for path in paths:
-            digest.update(path.name.encode("utf-8"))
-            digest.update(sha256_file(path).encode("ascii") if path.exists() else b"-")
-        return digest.hexdigest()
+        return _digest(self.method, ((path.name, sha256_file(path) if path.exists() else "-")
+                                     for path in paths))
 
     def build(self):
         from .tag import build_tagger
         from .themes import load_taxonomy
 
         return build_tagger(load_taxonomy(self.themes), self.patterns, self.method, self.models)
+
+
+def _digest(method: str, files: Iterable[tuple[str, str]]) -> str:
+    digest = hashlib.sha256(method.encode("utf-8"))
+    for name, sha in files:
+        digest.update(name.encode("utf-8"))
+        digest.update(sha.encode("ascii"))
+    return digest.hexdigest()
 
 
 @dataclass
@@ -470,12 +471,10 @@ class PartialOutput:
         head, self.entries = read_journal(self.journal_file, self.partial)
         wanted = journal_header(self.format, self.settings)
         if head is not None and head.pop("unchecked", False):
-            self.unchecked = True
-            self.warnings.append(_unchecked_warning(self.partial, "holds letters kept from an output "
-                                                                  "that had no tagger record"))
-        if (head is not None and head != wanted and self.legacy_settings is not None
-                and head.get("format") == self.format and head.get("settings") == self.legacy_settings()):
-            head = wanted   # the same settings, as an earlier version wrote them
+            self._mark_unchecked(self.partial, _KEPT_UNCHECKED)
+        if (head is not None and head.get("settings") != self.settings and self.legacy_settings is not None
+                and head.get("settings") == self.legacy_settings()):
+            head["settings"] = self.settings   # the same settings, as an earlier version wrote them
         if head is not None and head != wanted:
             raise InputError(
                 f"cannot resume: {self.partial.name} was written with --format {head.get('format')} "
@@ -568,9 +567,8 @@ class PartialOutput:
         try:
             made = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            self.unchecked = True
-            self.warnings.append(_unchecked_warning(self.out, f"no {path.name} beside it (an output of "
-                                                              "an earlier version, or copied without it)"))
+            self._mark_unchecked(self.out, f"no {path.name} beside it (an output of an earlier version, "
+                                           "or copied without it)")
             return
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot resume: {path.name} cannot be read ({exc})", path=str(path),
@@ -580,14 +578,11 @@ class PartialOutput:
                              fix=f"delete it to resume without the check, or {fix}")
         if made.get("record") != 1:
             # written by a version that kept other details: nothing to compare with
-            self.unchecked = True
-            self.warnings.append(_unchecked_warning(self.out, f"{path.name} is of another version"))
+            self._mark_unchecked(self.out, f"{path.name} is of another version")
             return
         if made.get("format") == self.format and made.get("settings") == self.settings:
             if made.get("unchecked"):
-                self.unchecked = True
-                self.warnings.append(_unchecked_warning(self.out, "holds letters kept from an output "
-                                                              "that had no tagger record"))
+                self._mark_unchecked(self.out, _KEPT_UNCHECKED)
             return
         if made.get("format") != self.format:
             raise InputError(f"cannot resume: {self.out.name} was written with --format {made.get('format')}",
@@ -598,6 +593,13 @@ class PartialOutput:
                 else f"with other {', '.join(changed)}" if changed else "with other settings")
         raise InputError(f"cannot resume: {self.out.name} was tagged {what} (see {path.name})",
                          path=str(self.out), fix=fix)
+
+    def _mark_unchecked(self, path: Path, why: str) -> None:
+        """The output will hold letters no tagger record vouches for: say so now, and
+        in the journal and the record, until a run without --resume."""
+        self.unchecked = True
+        self.warnings.append(f"{path}: {why}: those letters were not checked against the current "
+                             "patterns and models (tag again without --resume to have every letter checked)")
 
     def done(self) -> set[str]:
         return {e.sha256 for e in self.entries}
@@ -677,9 +679,7 @@ class PartialOutput:
             raise output_error(self.out, exc) from None
 
 
-def _unchecked_warning(path: Path, why: str) -> str:
-    return (f"{path}: {why}: those letters were not checked against the current patterns and "
-            "models (tag again without --resume to have every letter checked)")
+_KEPT_UNCHECKED = "holds letters kept from an output that had no tagger record"
 
 
 def write_errors(out: Path, errors: Sequence[tuple[str, str]]) -> Path | None:

@@ -137,7 +137,8 @@ class CompiledTfidf:
         np.cumsum(np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences)),
                   out=indptr[1:])
         occurrences = list(itertools.chain.from_iterable(sequences))
-        per_word = [grams.get(w) or grams_of(w) for w in words.order]
+        # (a word none of whose n-grams is in the vocabulary has (), found once too)
+        per_word = [found if (found := grams.get(w)) is not None else grams_of(w) for w in words.order]
         lengths = np.fromiter((len(g) for g in per_word), dtype=np.int64, count=len(per_word))
         word_indptr = np.zeros(len(per_word) + 1, dtype=np.int64)
         np.cumsum(lengths, out=word_indptr[1:])

@@ -291,33 +291,30 @@ class LowerLookupLemmatizer:
 
         if not len(doc):
             return doc
-        cache, strings, table = self._cache, self.vocab.strings, self.table
         if len(doc) <= 8:
             # a phrase pattern (thousands of them at start-up): arrays cost more than tokens
             for token in doc:
-                lemma = cache.get(token.lower)
-                if lemma is None:
-                    word = token.lower_
-                    lemma = cache[token.lower] = strings.add(table.get(word, word))
-                token.lemma = lemma
+                token.lemma = self._lemma(token.lower)
             return doc
         lowers = doc.to_array(LOWER)
         # a long doc (a letter's findings) looks each distinct word up once
         inverse = None
         if len(lowers) > 64:
             lowers, inverse = np.unique(lowers, return_inverse=True)
-        lemmas = []
-        for lower in lowers.tolist():
-            lemma = cache.get(lower)
-            if lemma is None:
-                word = strings[lower]
-                lemma = cache[lower] = strings.add(table.get(word, word))
-            lemmas.append(lemma)
-        values = np.array(lemmas, dtype=np.uint64)
+        values = np.array([self._lemma(lower) for lower in lowers.tolist()], dtype=np.uint64)
         if inverse is not None:
             values = values[inverse.reshape(-1)]
         doc.from_array([LEMMA], values.reshape(-1, 1))
         return doc
+
+    def _lemma(self, lower: int) -> int:
+        """The lemma's hash for a lower-case form's hash."""
+        lemma = self._cache.get(lower)
+        if lemma is None:
+            strings = self.vocab.strings
+            word = strings[lower]
+            lemma = self._cache[lower] = strings.add(self.table.get(word, word))
+        return lemma
 
 
 def lemma_table() -> dict[str, str]:

@@ -44,8 +44,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         end = match.end()
         if text[match.start()] == ".":
             word = _word_before(text, match.start())
-            token = word.group(1).lower() if word else ""
-            if token in _ABBREVIATIONS or token.rstrip(".") in _ABBREVIATIONS:
+            if _is_abbreviation(word):
                 continue
             # An initial ("Fiona J. Millns") or a section number ("para 3.")
             if word and len(word.group(1)) == 1 and word.group(1).isupper():
@@ -79,7 +78,11 @@ def ends_with_abbreviation(text: str) -> bool:
     text = text.rstrip()
     if not text.endswith("."):
         return False
-    word = _word_before(text, len(text) - 1)
+    return _is_abbreviation(_word_before(text, len(text) - 1))
+
+
+def _is_abbreviation(word: re.Match | None) -> bool:
+    """Whether the word before a full stop (from `_word_before`) is an abbreviation."""
     token = word.group(1).lower() if word else ""
     return token in _ABBREVIATIONS or token.rstrip(".") in _ABBREVIATIONS
 
