@@ -16,7 +16,7 @@ import json
 import platform
 from pathlib import Path
 
-from .errors import ModelError
+from .errors import ModelError, OutputError
 from .outputs import atomic_path, write_json
 
 # The libraries whose versions decide whether a pickled pipeline loads and
@@ -66,6 +66,17 @@ def save_model(obj, artifact: str | Path, meta: dict) -> dict:
     return meta
 
 
+def remove_model(artifact: str | Path) -> None:
+    """Remove an artifact and its metadata, where they exist."""
+    artifact = Path(artifact)
+    for path in (artifact, meta_path(artifact)):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot remove an earlier model: {exc.strerror}", path=str(path),
+                              fix="remove it yourself, or train into another --out-dir") from None
+
+
 def read_meta(artifact: str | Path) -> dict:
     path = meta_path(artifact)
     if not Path(artifact).exists():
@@ -79,6 +90,9 @@ def read_meta(artifact: str | Path) -> dict:
     except json.JSONDecodeError:
         raise ModelError("model metadata is not valid JSON; refusing to load the model",
                          path=str(path), fix="retrain with 'safeguarding-themes train'") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("versions", {}), dict):
+        raise ModelError("model metadata is not what 'train' writes; refusing to load the model",
+                         path=str(path), fix="retrain with 'safeguarding-themes train'")
     return meta
 
 

@@ -118,12 +118,37 @@ def canonical(name: str | None) -> str | None:
     return cleaned
 
 
+_WORD = re.compile(r"[A-Za-z0-9'’]+|&")
+# Lower-case words inside registry names ("Kingston upon Thames", "Blackburn with Darwen").
+_JOINING = {"and", "upon", "with", "of", "on", "the", "le"}
+# Capitalised words that may follow a name and still be about the authority.
+_COUNCIL_WORDS = {"borough", "city", "county", "council", "metropolitan", "district", "children's",
+                  "children", "local", "unitary", "mbc", "ofsted", "has", "is", "was"}
+
+
 def find_in(text: str) -> str | None:
-    """The first registry authority named in a short piece of text (longest match wins)."""
-    key = " " + slug(text) + " "
-    best = None
-    for name_slug, name in _BY_SLUG.items():
-        pos = key.find(" " + name_slug + " ")
-        if pos >= 0 and (best is None or (pos, -len(name_slug)) < best[0]):
-            best = ((pos, -len(name_slug)), name)
-    return best[1] if best else None
+    """The first registry authority named in a short piece of text (longest match wins).
+
+    Only a proper noun counts: every word of the name capitalised ("inspectors were
+    reading case records" does not name Reading), and not followed by another
+    capitalised word unless it is a council word ("Bury St Edmunds" is not Bury)."""
+    words = [(("and" if m.group() == "&" else m.group().lower().replace("’", "'")), m.group()[:1].isupper())
+             for m in _WORD.finditer(text)]
+    for i in range(len(words)):
+        if not words[i][1]:
+            continue
+        best = None
+        for name_slug, name in _BY_SLUG.items():
+            parts = name_slug.split()
+            if [w for w, _ in words[i:i + len(parts)]] != parts:
+                continue
+            if not all(upper or word in _JOINING for word, upper in words[i:i + len(parts)]):
+                continue
+            after = words[i + len(parts)] if i + len(parts) < len(words) else None
+            if after and after[1] and after[0] not in _COUNCIL_WORDS:
+                continue
+            if best is None or len(parts) > best[0]:
+                best = (len(parts), name)
+        if best:
+            return best[1]
+    return None

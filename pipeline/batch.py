@@ -179,10 +179,11 @@ class Plan:
 
     def replaces(self, source: str, sha256: str, current: dict[str, str]) -> bool:
         """Whether a letter already in the output is an earlier version of an input: the
-        same file (or, where the output was written from another folder, the only input
-        with that file name) now holds other content."""
+        same file now holds other content; or, where its file is gone (the folder was
+        moved), the only input with that file name does. A letter whose file is still
+        there is never replaced by another file of the same name."""
         now = current.get(os.path.realpath(source))
-        if now is None:
+        if now is None and not os.path.lexists(source):
             named = [h for path, h in current.items() if os.path.basename(path) == os.path.basename(source)]
             now = named[0] if len(named) == 1 else None
         return now is not None and now != sha256
@@ -831,26 +832,14 @@ def _close(results) -> None:
 
 def _check_config(config: TaggerConfig) -> None:
     """Before workers start: the taxonomy, the patterns and the models' hashes."""
-    from .artifacts import read_meta, verify_artifact
     from .rules import load_patterns
+    from .tag import check_models
     from .themes import load_taxonomy
-    from .train import JUDGEMENT_ARTIFACT, THEMES_ARTIFACT
 
     taxonomy = load_taxonomy(config.themes)
     load_patterns(config.patterns, taxonomy)
     if config.method == "combined":
-        from .errors import ModelError
-
-        models = Path(config.models)
-        meta = read_meta(models / THEMES_ARTIFACT)
-        verify_artifact(models / THEMES_ARTIFACT, meta)
-        if list(meta.get("themes", [])) != list(taxonomy.ids):
-            raise ModelError(f"the model's themes differ from {taxonomy.path}",
-                             path=str(models / THEMES_ARTIFACT),
-                             fix="retrain with 'safeguarding-themes train' after changing the taxonomy")
-        if (models / JUDGEMENT_ARTIFACT).exists():
-            verify_artifact(models / JUDGEMENT_ARTIFACT, read_meta(models / JUDGEMENT_ARTIFACT))
-    return None
+        check_models(Path(config.models), taxonomy, config.patterns)
 
 
 def describe(summary: BatchSummary, out: Path) -> str:

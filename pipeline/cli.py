@@ -74,8 +74,8 @@ def segment_command(
 
     Example:
 
+    \b
         safeguarding-themes segment seeds corpus --out findings.jsonl
-
         safeguarding-themes segment letter.pdf --format csv --out findings.csv
     """
     from .segment import run_segment
@@ -90,7 +90,9 @@ class Method(str, Enum):
 
 
 # options that several commands share, declared once
-PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="Stage parameters (YAML).")
+PARAMS_OPTION = typer.Option(None, "--params", help="Stage parameters (YAML). Default: params.yaml "
+                                                     "of the working folder if there is one, else "
+                                                     "the built-in defaults (the same values).")
 THEMES_OPTION = typer.Option(Path("labels/themes.yaml"), "--themes", help="Theme taxonomy.")
 PATTERNS_OPTION = typer.Option(Path("labels/patterns.jsonl"), "--patterns", help="Rule patterns.")
 MODELS_OPTION = typer.Option(Path("models"), "--models", help="Folder of the trained models.")
@@ -105,7 +107,7 @@ def train_command(
     out_dir: Path = typer.Option(Path("models"), "--out-dir", help="Where to write the models."),
     themes: Path = THEMES_OPTION,
     patterns: Path = PATTERNS_OPTION,
-    params: Path = PARAMS_OPTION,
+    params: Optional[Path] = PARAMS_OPTION,
 ) -> None:
     """Train the theme classifier and the judgement classifier from labelled findings.
 
@@ -114,6 +116,7 @@ def train_command(
 
     Example:
 
+    \b
         safeguarding-themes train --labels labels/gold.jsonl --out-dir models
     """
     from .params import load_params
@@ -149,7 +152,7 @@ def tag_command(
                                                help="jsonl or csv."),
     themes: Path = THEMES_OPTION,
     patterns: Path = PATTERNS_OPTION,
-    params: Path = PARAMS_OPTION,
+    params: Optional[Path] = PARAMS_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Tag findings with safeguarding themes; every tag carries its evidence.
@@ -162,18 +165,18 @@ def tag_command(
 
     Example:
 
+    \b
         safeguarding-themes tag inbox/ --out tagged.jsonl
-
         safeguarding-themes tag inbox/ --out tagged.jsonl --resume
-
         safeguarding-themes tag --findings spreadsheet.csv --format csv --out tagged.csv
-
         safeguarding-themes tag letter.pdf --method rules --out tagged.jsonl
     """
     from .params import load_params
+    from .outputs import check_output_file
     from .tag import check_inputs
 
     check_inputs(paths or [], findings)
+    check_output_file(out)
     stage = load_params(params, "tag")
     method_name = method.value if method is not None else stage.get("method", "combined")
     jobs = jobs if jobs is not None else stage.get("jobs", 0)
@@ -214,7 +217,7 @@ def evaluate_command(
                                           help="Markdown tables."),
     themes: Path = THEMES_OPTION,
     patterns: Path = PATTERNS_OPTION,
-    params: Path = PARAMS_OPTION,
+    params: Optional[Path] = PARAMS_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages."),
 ) -> None:
     """Cross-validate rules alone, model alone and the combined tagger, grouped by letter
@@ -222,6 +225,7 @@ def evaluate_command(
 
     Example:
 
+    \b
         safeguarding-themes evaluate --metrics reports/metrics.json --plots reports/plots
     """
     from .evaluate import run_evaluate
@@ -236,7 +240,8 @@ def evaluate_command(
             typer.echo(f"evaluate: fold {done}/{total} done", err=True)
 
     typer.echo(run_evaluate(labels, metrics, plots, report, all_params.get("train", {}), folds,
-                            load_taxonomy(themes), patterns, progress), err=True)
+                            load_taxonomy(themes), patterns, progress,
+                            all_params.get("evaluate", {}).get("held_out_set")), err=True)
 
 
 @app.command("suggest")
@@ -258,6 +263,7 @@ def suggest_command(
 
     Example:
 
+    \b
         safeguarding-themes suggest new-letters/ --top 200 --out to-label.csv
     """
     from .labelling import run_suggest
@@ -291,10 +297,12 @@ def labels_import_command(
     replace: bool = typer.Option(False, "--replace", help="Relabel findings already in the gold labels."),
 ) -> None:
     """Add labelled rows to the gold labels, every row checked first (themes, judgement,
-    ids); rows with an empty 'themes' cell are left for later.
+    ids). Rows with neither 'themes' nor 'judgement' filled in are left for later; a row
+    with a judgement and an empty 'themes' cell is a finding with no theme.
 
     Example:
 
+    \b
         safeguarding-themes labels import to-label.csv
     """
     from .labelling import run_import
@@ -311,13 +319,14 @@ def labels_audit_command(
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Keep the N strongest disagreements."),
     themes: Path = THEMES_OPTION,
     patterns: Path = PATTERNS_OPTION,
-    params: Path = PARAMS_OPTION,
+    params: Optional[Path] = PARAMS_OPTION,
 ) -> None:
     """List gold labels that the out-of-fold model disagrees with strongly (likely
     labelling errors), strongest first, for a second look against the guidelines.
 
     Example:
 
+    \b
         safeguarding-themes labels audit --top 100 --out audit.csv
     """
     from .labelling import run_audit
@@ -347,7 +356,7 @@ def summarise_command(
     typical: Optional[int] = typer.Option(None, "--typical", min=1, help="Typical findings shown per "
                                           "theme (default: params.yaml, summarise.typical_findings)."),
     themes: Path = THEMES_OPTION,
-    params: Path = PARAMS_OPTION,
+    params: Optional[Path] = PARAMS_OPTION,
 ) -> None:
     """Theme summaries of tagged findings: tables (CSV, and XLSX with a sheet per
     table) per theme by judgement with the share of letters, per local authority
@@ -356,10 +365,9 @@ def summarise_command(
 
     Example:
 
+    \b
         safeguarding-themes summarise tagged.jsonl --out summary/
-
-        safeguarding-themes summarise tagged.jsonl --out thresholds-nw/ --since 2019 \
-            --authority Blackpool --authority Lancashire --judgement development
+        safeguarding-themes summarise tagged.jsonl --out thresholds-nw/ --since 2019 --authority Blackpool --authority Lancashire --judgement development
     """
     from .params import load_params
     from .summarise import Filters, run_summarise
@@ -391,6 +399,7 @@ def rules_report_command(
 
     Example:
 
+    \b
         safeguarding-themes rules report --out reports/rules.md --json reports/rules.json
     """
     from .labelset import load_labelled

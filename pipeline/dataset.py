@@ -78,11 +78,13 @@ def section_of(record: dict) -> str:
 
 
 def labelled_hash(findings: Sequence[LabelledFinding]) -> str:
-    """sha256 of the labelled data as used: ids, texts, themes, judgements, context."""
+    """sha256 of the labelled data as the models use it, in the order they read it
+    (the order changes the fitted numbers in their last digits): ids, letters, texts,
+    themes, judgements and who judged them, context and headings."""
     digest = hashlib.sha256()
-    for f in sorted(findings, key=lambda f: f.id):
-        digest.update(json.dumps([f.id, f.letter_id, f.text, f.themes, f.judgement,
-                                  f.extra.get("context"), f.extra.get("section")],
+    for f in findings:
+        digest.update(json.dumps([f.id, f.letter_id, f.text, f.themes, f.judgement, f.extra.get("judged_by"),
+                                  f.extra.get("context"), section_of(f.extra)],
                                  ensure_ascii=False, sort_keys=True).encode("utf-8"))
     return digest.hexdigest()
 

@@ -22,13 +22,14 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from .dataset import Dataset, judgement_examples, load_dataset
+from .errors import LabelsError
 from .fastvec import transform_union
 from .metrics import theme_scores
 from .model import fit_pipeline
 from .outputs import atomic_text, write_json
 from .rules import RuleTagger, load_patterns
 from .themes import Taxonomy
-from .train import compare_judgement, judgement_settings, theme_params
+from .train import CannotCompare, compare_judgement, judgement_settings, theme_params
 
 SYSTEMS = ("rules", "model", "combined")
 
@@ -73,10 +74,13 @@ def _as_lists(matrix: np.ndarray, themes) -> list[list[str]]:
 
 def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path: Path | None,
                  params: dict, folds: int, taxonomy: Taxonomy, patterns: Path,
-                 progress=None) -> str:
+                 progress=None, held_out_set: str | None = None) -> str:
     started = time.perf_counter()
     rules = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
     data = load_dataset(labels, taxonomy, rules)
+    if len(set(data.groups)) < 2:
+        raise LabelsError("all the labelled findings come from one letter", path=str(labels),
+                          fix="cross-validation grouped by letter needs findings of at least 2 letters")
     merged = theme_params(params)
     rule_results = rules.tag([f.text for f in data.findings])
     oof = out_of_fold(data, taxonomy, merged, folds, rule_results, progress)
@@ -87,9 +91,15 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
         "combined": _as_lists(oof["combined_pred"], taxonomy.ids),
     }
     scores = {name: theme_scores(gold, predicted, taxonomy.ids) for name, predicted in predictions.items()}
+    held_out = None
+    if held_out_set is not None:
+        held_out = _held_out_scores(data, gold, predictions, taxonomy, held_out_set, labels)
 
     records, judgements, groups = judgement_examples(data)
-    judgement = compare_judgement(records, judgements, groups, judgement_settings(params), folds)
+    try:
+        judgement = compare_judgement(records, judgements, groups, judgement_settings(params), folds)
+    except CannotCompare as reason:
+        judgement = {"findings": len(judgements), "not_compared": str(reason)}
 
     metrics = {
         "findings": len(data.findings),
@@ -98,10 +108,11 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
         **{name: {"micro_f1": s[1]["f1"], "micro_precision": s[1]["precision"],
                   "micro_recall": s[1]["recall"], "macro_f1": s[2]["f1"]}
            for name, s in scores.items()},
-        "judgement": {"findings": judgement["findings"],
-                      "model_accuracy": judgement["model_accuracy"],
-                      "heuristic_accuracy": judgement["heuristic_accuracy"]},
+        "judgement": {k: judgement[k] for k in ("findings", "model_accuracy", "heuristic_accuracy",
+                                                "not_compared") if k in judgement},
     }
+    if held_out is not None:
+        metrics["held_out"] = held_out
     write_json(metrics_path, metrics)
     per_theme = [{"theme": theme, "system": name, "f1": s[0][theme]["f1"],
                   "precision": s[0][theme]["precision"], "recall": s[0][theme]["recall"],
@@ -114,10 +125,29 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
             handle.write(render_report(metrics, scores, taxonomy))
     seconds = time.perf_counter() - started
     c = metrics["combined"]
+    apart = (f"; on set {held_out['set']} combined micro-F1 {held_out['combined']['micro_f1']:.3f}"
+             if held_out else "")
     return (f"evaluate: {len(data.findings)} findings, {folds} folds grouped by letter; combined "
             f"micro-F1 {c['micro_f1']:.3f} macro-F1 {c['macro_f1']:.3f} (rules "
-            f"{metrics['rules']['macro_f1']:.3f}, model {metrics['model']['macro_f1']:.3f} macro) "
-            f"-> {metrics_path} ({seconds:.0f} s)")
+            f"{metrics['rules']['macro_f1']:.3f}, model {metrics['model']['macro_f1']:.3f} macro)"
+            f"{apart} -> {metrics_path} ({seconds:.0f} s)")
+
+
+def _held_out_scores(data: Dataset, gold, predictions: dict, taxonomy: Taxonomy, name: str,
+                     labels: Path) -> dict:
+    """The same out-of-fold decisions, scored on the findings of one labelling set only:
+    a set no rule was refined on shows what the rules' part of the figures owes to that."""
+    rows = [i for i, f in enumerate(data.findings) if f.extra.get("set") == name]
+    if not rows:
+        raise LabelsError(f"no gold finding is in the set {name!r} (evaluate.held_out_set)",
+                          path=str(labels), fix="name a value of the labels' 'set' field, or remove "
+                                                "evaluate.held_out_set from params.yaml")
+    figures = {"set": name, "findings": len(rows), "letters": len({data.groups[i] for i in rows})}
+    for system, predicted in predictions.items():
+        _, micro, macro = theme_scores([gold[i] for i in rows], [predicted[i] for i in rows], taxonomy.ids)
+        figures[system] = {"micro_f1": micro["f1"], "micro_precision": micro["precision"],
+                           "micro_recall": micro["recall"], "macro_f1": macro["f1"]}
+    return figures
 
 
 def calibration_points(proba: np.ndarray, Y: np.ndarray, bins: int = 10) -> list[dict]:
@@ -147,8 +177,26 @@ def render_report(metrics: dict, scores: dict, taxonomy: Taxonomy) -> str:
     for theme in taxonomy.ids:
         row = [f"{scores[name][0][theme]['f1']:.3f}" for name in SYSTEMS]
         lines.append(f"| {theme} | {scores['combined'][0][theme]['support']} | " + " | ".join(row) + " |")
+    if "held_out" in metrics:
+        h = metrics["held_out"]
+        lines += ["", f"## On findings no rule was refined on (set {h['set']})", "",
+                  f"The same out-of-fold decisions, scored on the {h['findings']} findings of the set "
+                  f"{h['set']} ({h['letters']} letters). The model never saw their letters (the folds "
+                  "are grouped by letter). The rules were written and pruned on the other labelling "
+                  "rounds, which may hold other findings of the same letters, and never changed for "
+                  "these findings. This is the closest estimate here for new letters; the figures "
+                  "above include findings the rules were refined on.", "",
+                  "| system | micro-F1 | micro-P | micro-R | macro-F1 |", "|---|---|---|---|---|"]
+        for name in SYSTEMS:
+            m = h[name]
+            lines.append(f"| {name} | {m['micro_f1']:.3f} | {m['micro_precision']:.3f} | "
+                         f"{m['micro_recall']:.3f} | {m['macro_f1']:.3f} |")
     j = metrics["judgement"]
-    lines += ["", "## Judgement of findings without a heading", "",
-              f"{j['findings']} gold findings judged from their wording: judgement model accuracy "
-              f"{j['model_accuracy']:.3f}, wording heuristic {j['heuristic_accuracy']:.3f}.", ""]
+    lines += ["", "## Judgement of findings without a heading", ""]
+    if "not_compared" in j:
+        lines += [f"{j['findings']} gold findings judged from their wording: not compared "
+                  f"({j['not_compared']}).", ""]
+    else:
+        lines += [f"{j['findings']} gold findings judged from their wording: judgement model accuracy "
+                  f"{j['model_accuracy']:.3f}, wording heuristic {j['heuristic_accuracy']:.3f}.", ""]
     return "\n".join(lines)

@@ -39,10 +39,6 @@ class Document:
     pages: int | None = None
     warnings: list[str] = field(default_factory=list)
 
-    @property
-    def stem(self) -> str:
-        return Path(self.source).stem
-
 
 def iter_input_files(paths: list[str | Path]) -> Iterator[Path]:
     """Files named, and supported files found recursively in folders, sorted.

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Sequence
@@ -41,11 +40,14 @@ def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top
     labelled = set()
     if gold_path.exists():
         labelled = {(g.letter_id, g.text) for g in load_labelled(gold_path, taxonomy)}
-    candidates = [r for r in records if (r.get("letter_id"), r["text"]) not in labelled]
-    if not candidates:
+    keep = [i for i, r in enumerate(records) if (r.get("letter_id"), r["text"]) not in labelled]
+    if not keep:
         raise LabelsError("no unlabelled findings to suggest", path=str(gold_path),
                           fix="give new letters or findings; these are all labelled already")
-    inputs, proba, _ = tagger.score(candidates)
+    # scored among all their letter's findings: a sentence's paragraph and the sentence
+    # before it are read as when tagging, labelled or not
+    inputs, proba, _ = tagger.score(records)
+    candidates, inputs, proba = [records[i] for i in keep], [inputs[i] for i in keep], proba[keep]
     thresholds = np.asarray(tagger.thresholds)
     score = uncertainty(proba, thresholds)
     order = sorted(range(len(candidates)), key=lambda i: (-score[i], candidates[i]["id"]))[:top]

@@ -19,8 +19,6 @@ from .errors import LabelsError
 from .judgement import JUDGEMENTS
 from .themes import Taxonomy
 
-DEFAULT_GOLD = Path("labels/gold.jsonl")
-
 
 @dataclass
 class LabelledFinding:
@@ -42,19 +40,39 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
                           fix="save the file as UTF-8 (in Excel: CSV UTF-8)") from None
 
 
+_KNOWN_COLUMNS = {name: name for name in (
+    "id", "letter_id", "text", "themes", "judgement", "judged_by", "section", "subsection", "context",
+    "source", "authority", "kind", "letter_date", "inspection_start", "inspection_end")}
+
+
 def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
     if not path.exists():
         raise LabelsError("file not found", path=str(path), fix="check the path")
     if path.suffix.lower() == ".csv":
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
+            if reader.fieldnames:
+                # a spreadsheet's "Text" or " ID " header is the column meant
+                reader.fieldnames = [_KNOWN_COLUMNS.get(name.strip().lower(), name) for name in reader.fieldnames]
             if not reader.fieldnames or "text" not in reader.fieldnames:
-                raise LabelsError("CSV has no 'text' column", path=str(path), line=1,
-                                  fix="name the column of finding texts 'text'")
+                semicolons = bool(reader.fieldnames) and len(reader.fieldnames) == 1 and ";" in reader.fieldnames[0]
+                raise LabelsError("CSV has no 'text' column" + (" (its cells are separated by ';')"
+                                                                 if semicolons else ""),
+                                  path=str(path), line=1,
+                                  fix="save it as CSV with commas (in Excel: 'CSV UTF-8'), with the "
+                                      "finding texts in a column named 'text'" if semicolons
+                                  else "name the column of finding texts 'text'")
             for row in reader:
-                yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+                # a cell too many or too few: a comma inside an unquoted cell, or a cut row
+                if None in row or None in row.values():
+                    many = None in row
+                    raise LabelsError(f"{'more' if many else 'fewer'} cells than the header's "
+                                      f"{len(reader.fieldnames)}", path=str(path), line=reader.line_num,
+                                      fix="quote cells that hold commas (themes in a CSV are "
+                                          "';'-separated); every row needs a cell per column")
+                yield reader.line_num, row
         return
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
@@ -91,7 +109,11 @@ def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool 
     records: list[LabelledFinding] = []
     first_line: dict[str, int] = {}
     for line, row in iter_rows(path):
-        text = (row.get("text") or "").strip()
+        text = row.get("text") or ""
+        if not isinstance(text, str):
+            raise LabelsError(f"'text' must be a string, got {text!r}", path=str(path), line=line,
+                              fix='write the finding\'s words in quotes, e.g. "text": "..."')
+        text = text.strip()
         if not text:
             raise LabelsError("empty text", path=str(path), line=line,
                               fix="every labelled finding needs its text")

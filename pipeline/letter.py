@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from . import authorities
-
-KINDS = ("unannounced_inspection", "focused_visit", "monitoring_visit", "inspection_report",
-         "press_summary", "other")
 
 MONTHS = {m: i + 1 for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september",
@@ -36,9 +33,6 @@ class LetterInfo:
     inspection_end: str | None = None
     inspector: str | None = None
     warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def parse_date(day: str, month: str, year: str) -> dt.date | None:
@@ -93,8 +87,11 @@ def detect_authority(head: str, text: str, kind: str) -> str | None:
     match = _TITLE_ABOVE.search(head) or _TITLE_ABOVE.search(text[-3000:])
     if match:
         return authorities.canonical(match.group(1))
-    # Press summaries: the first registry name in the text, e.g. "... at Swindon ...".
-    return authorities.find_in(text[:3000])
+    # Press summaries (and documents of no known kind) name the authority in passing,
+    # "... at Swindon ..."; a letter whose own patterns fail is better left without one.
+    if kind in ("press_summary", "other"):
+        return authorities.find_in(text[:3000])
+    return None
 
 
 _DAY_TOKEN = re.compile(rf"\s*({_DAY})(?:\s+({_MONTH}))?(?:\s+((?:19|20)\d\d))?", re.I)

@@ -1,13 +1,20 @@
 """The trained theme classifier: one scikit-learn Pipeline.
 
-Input records are dicts with the finding's ``text`` and ``rule_themes`` (the
-themes the rules found in it). Features: TF-IDF of word 1-2-grams and of
-character 3-5-grams of the text, and optionally one indicator per theme the
-rules found (``rule_features``). Classifier: one logistic regression per theme,
-its scores calibrated by Platt scaling on out-of-fold decision values, and a
-decision threshold per theme chosen on those same out-of-fold scores to maximise
-F1. The inner folds are grouped by letter, so calibration and thresholds are
-learnt on letters the model did not see.
+Input records (``dataset.model_record``) hold the finding's ``text``, its paragraph
+(``context``), the sentence before it (``previous``), its headings (``section``) and
+what the rules found (``rule_ids``, ``rule_early``, ``rule_multi``). Features: TF-IDF
+of word 1-2-grams and character 4-grams of the text, TF-IDF of the context, previous
+sentence and headings, and (``rule_features``) three blocks per theme from the rules:
+the training precision of the best rule that fired, a rule firing near the sentence
+start, two rules agreeing. Classifier: one logistic regression per theme, its scores
+calibrated by Platt scaling on grouped out-of-fold decision values, and a decision
+threshold per theme chosen on those same scores to maximise F1.
+
+The inner folds refit only the regressions: the TF-IDF weights and the rules'
+precisions are learnt once on all the training findings, so for a rare rule the
+inner folds see a precision that counted the finding itself, and calibration and
+thresholds are a little optimistic. ``evaluate`` refits the whole pipeline inside each
+outer fold, so its figures are not affected.
 
 With rule features the classifier is the combined tagger: the rules' matches are
 evidence it weighs against the words. Whether a tag would stand without the
@@ -17,7 +24,6 @@ rules' contribution tells its source (``both``, ``rules`` or ``model``).
 from __future__ import annotations
 
 import functools
-import math
 import re
 import weakref
 from dataclasses import dataclass
@@ -42,9 +48,10 @@ DEFAULT_PARAMS = {
     "context_features": True,
     "context_weight": 1.5,
     "previous_weight": 1.0,
-    "section_features": False,
+    "section_features": True,
     "inner_folds": 5,
     "class_weight": "balanced",
+    "jobs": 0,
 }
 
 
@@ -503,11 +510,6 @@ def _find_term(term: list[str], words: Sequence[tuple[str, int, int]] | None,
 
 # kept beside the models rather than on them, so that a saved model never holds them
 _EXPLAINERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))
 
 
 # ---------------------------------------------------------------- judgement model

@@ -36,6 +36,13 @@ def output_error(path: Path | str, exc: OSError) -> OutputError:
     return OutputError(msg, path=str(path), fix=fix)
 
 
+def check_output_file(path: Path | str) -> None:
+    """Before any work: an output file that could not be written at the end."""
+    if Path(path).is_dir():
+        raise OutputError("is a folder, not a file", path=str(path),
+                          fix=f"give a file name, e.g. --out {Path(path) / 'tagged.jsonl'}")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -33,6 +33,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     },
     "evaluate": {
         "folds": (int, 2, 20),
+        "held_out_set": (str,),
     },
     "tag": {
         "method": (str, ("combined", "rules")),
@@ -66,11 +67,17 @@ def _check(stage: str, key: str, value, spec: tuple, path: str):
     return value
 
 
-def load_params(path: str | Path | None = DEFAULT_PARAMS_FILE, stage: str | None = None) -> dict:
-    """All groups (or one stage's group) of ``path``, checked; {} if the file is absent."""
+def load_params(path: str | Path | None = None, stage: str | None = None) -> dict:
+    """All groups (or one stage's group) of ``path``, checked. Without a path:
+    params.yaml of the working folder, or {} (the code's defaults) where there is none."""
     import yaml
 
-    if path is None or not Path(path).exists():
+    if path is None:
+        path = DEFAULT_PARAMS_FILE if DEFAULT_PARAMS_FILE.exists() else None
+    elif not Path(path).is_file():
+        raise ParamsError("parameters file not found", path=str(path),
+                          fix="give an existing YAML file, or leave out --params to use params.yaml")
+    if path is None:
         data: dict = {}
     else:
         try:
@@ -88,13 +95,16 @@ def load_params(path: str | Path | None = DEFAULT_PARAMS_FILE, stage: str | None
             values = {}
         if not isinstance(values, dict):
             raise ParamsError(f"'{group}' must be a mapping", path=str(path), fix="indent its keys")
-        schema = SCHEMA.get(group, {})
+        if group not in SCHEMA:
+            raise ParamsError(f"unknown group {group!r}", path=str(path),
+                              fix=f"the groups are the stages: {', '.join(SCHEMA)}")
+        schema = SCHEMA[group]
         checked[group] = {}
         for key, value in values.items():
-            if schema and key not in schema:
+            if key not in schema:
                 raise ParamsError(f"unknown parameter {group}.{key}", path=str(path),
                                   fix=f"known: {', '.join(sorted(schema))}")
-            checked[group][key] = _check(group, key, value, schema[key], str(path)) if key in schema else value
+            checked[group][key] = _check(group, key, value, schema[key], str(path))
     if stage is not None:
         return checked.get(stage, {})
     return checked

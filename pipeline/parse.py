@@ -15,7 +15,7 @@ Three steps, each a plain function:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 from .judgement import judge_wording
 from .letter import LetterInfo, read_letter_info

@@ -25,31 +25,35 @@ def _e(value) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def _pieces(text: str, spans: Sequence[dict]) -> Iterator[tuple[str, dict | None]]:
-    """The text cut at its evidence spans, taken in the order given: (piece, span) for a
-    marked piece, (piece, None) between them. A span that overlaps one taken before, or
-    falls outside the text, is left unmarked."""
-    at = 0
-    for span in spans:
+def _pieces(text: str, spans: Sequence[dict]) -> Iterator[tuple[str, list[str] | None]]:
+    """The text cut at its evidence: (piece, rule ids) for a marked piece, (piece, None)
+    between them. Spans that overlap are marked as one piece covering them all (the
+    words of "management oversight" and of "front line management" both show); a span
+    outside the text is left out."""
+    marks: list[list] = []   # [start, end, rules]
+    for span in sorted(spans, key=lambda s: (int(s.get("start", 0)), -int(s.get("end", 0)))):
         start, end = int(span.get("start", 0)), int(span.get("end", 0))
-        if start < at or not (0 <= start < end <= len(text)):
+        if not 0 <= start < end <= len(text):
             continue
+        rule = str(span.get("rule"))
+        if marks and start < marks[-1][1]:
+            marks[-1][1] = max(marks[-1][1], end)
+            if rule not in marks[-1][2]:
+                marks[-1][2].append(rule)
+            continue
+        marks.append([start, end, [rule]])
+    at = 0
+    for start, end, rules in marks:
         yield text[at:start], None
-        yield text[start:end], span
+        yield text[start:end], rules
         at = end
     yield text[at:], None
 
 
-def _reading_order(spans: Sequence[dict]) -> list[dict]:
-    """Spans by start, the longest first where two start together: overlapping spans
-    are dropped by `_pieces`, so both reports keep the same (longest) one."""
-    return sorted(spans, key=lambda s: (int(s.get("start", 0)), -int(s.get("end", 0))))
-
-
 def highlight(text: str, spans: Sequence[dict]) -> str:
     """The finding as HTML with its evidence spans in <mark>, everything escaped."""
-    return "".join(f'<mark title="{_e(span.get("rule"))}">{_e(piece)}</mark>' if span else _e(piece)
-                   for piece, span in _pieces(text, _reading_order(spans)))
+    return "".join(f'<mark title="{_e(", ".join(rules))}">{_e(piece)}</mark>' if rules else _e(piece)
+                   for piece, rules in _pieces(text, spans))
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~])")
@@ -64,13 +68,13 @@ def _md(text) -> str:
 
 def _md_highlight(text: str, spans: Sequence[dict]) -> str:
     """The finding as Markdown with its evidence spans in bold."""
-    return "".join("**" + _md(piece).strip() + "**" if span else _md(piece)
-                   for piece, span in _pieces(text, _reading_order(spans)))
+    return "".join("**" + _md(piece).strip() + "**" if rules else _md(piece)
+                   for piece, rules in _pieces(text, spans))
 
 
 def render_markdown(summary, source: str) -> str:
     tax = summary.taxonomy
-    lines = [f"# Theme summary", "",
+    lines = ["# Theme summary", "",
              f"{len(summary.records)} findings from {summary.letters} letters in {_md(source)}.",
              f"Filters: {describe_filters(summary.filters)}.", "",
              "## Findings per theme, by judgement", "",

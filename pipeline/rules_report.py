@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import Sequence
 
 from .labelset import LabelledFinding
-from .metrics import prf, theme_scores
+from .metrics import theme_scores
 from .rules import VETO_PREFIX, RuleTagger
 
 
@@ -81,7 +81,7 @@ def rules_report(gold: Sequence[LabelledFinding], tagger: RuleTagger) -> dict:
 
 
 def render_markdown(report: dict) -> str:
-    lines = [f"# Rules report", "",
+    lines = ["# Rules report", "",
              f"{report['findings']} gold findings. Rules alone: micro-F1 "
              f"{report['micro']['f1']:.3f} (P {report['micro']['precision']:.3f}, "
              f"R {report['micro']['recall']:.3f}); macro-F1 {report['macro']['f1']:.3f}.", "",

@@ -135,10 +135,14 @@ def judgement_of(record: dict) -> str:
 
 
 def letter_day(record: dict) -> date | None:
-    try:
-        return date.fromisoformat(str(record.get("letter_date") or "")[:10])
-    except ValueError:
-        return None
+    """The letter's date; for a report, which states only when the inspection was,
+    its last day (then its first)."""
+    for key in ("letter_date", "inspection_end", "inspection_start"):
+        try:
+            return date.fromisoformat(str(record.get(key) or "")[:10])
+        except ValueError:
+            continue
+    return None
 
 
 def year_of(record: dict) -> str:
@@ -147,7 +151,9 @@ def year_of(record: dict) -> str:
 
 
 def letter_of(record: dict) -> str:
-    return str(record.get("letter_id") or record.get("source") or "")
+    """The letter a finding is from; a finding that names none (a spreadsheet row
+    tagged with --findings, without a letter_id column) counts as a letter of its own."""
+    return str(record.get("letter_id") or record.get("source") or f"#{record.get('id', '')}")
 
 
 # ----------------------------------------------------------------- tables
@@ -274,6 +280,8 @@ def write_xlsx(path: Path, tables: dict[str, list[dict]]) -> None:
         sheet.freeze_panes = "A2"
         for row in rows:
             sheet.append([_cell(row.get(c)) for c in columns])
+            for cell in sheet[sheet.max_row]:
+                _as_text(cell)
         for i, column in enumerate(columns, 1):
             width = max([len(str(column))] + [min(len(str(row.get(column) or "")), 80) for row in rows[:200]])
             sheet.column_dimensions[sheet.cell(1, i).column_letter].width = width + 2
@@ -299,11 +307,16 @@ _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _cell(value):
-    if isinstance(value, str):
-        # Excel refuses control characters; a cell starting with = would be a formula
-        value = _ILLEGAL_XLSX.sub(" ", value)
-        return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-    return value
+    # Excel refuses control characters
+    return _ILLEGAL_XLSX.sub(" ", value) if isinstance(value, str) else value
+
+
+def _as_text(cell) -> None:
+    """Text that Excel (or openpyxl, for "=") would read as a formula stays text: a
+    string cell with Excel's quote prefix, the text itself unchanged."""
+    if isinstance(cell.value, str) and cell.value[:1] in ("=", "+", "-", "@"):
+        cell.data_type = "s"
+        cell.quotePrefix = True
 
 
 def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filters | None = None,
@@ -335,8 +348,14 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
         handle.write(render_markdown(summary, str(tagged)))
     with atomic_text(out_dir / "report.html") as handle:
         handle.write(render_html(summary, str(tagged)))
-    return (f"summarise: {len(summary.records)} findings from {summary.letters} letters -> {out_dir} "
-            f"(CSV, summary.xlsx, summary.json, report.md, report.html)")
+    undated = sum(letter_day(r) is None for r in summary.records)
+    unnamed = sum(not (r.get("letter_id") or r.get("source")) for r in summary.records)
+    notes = ([f"{undated} findings from letters with no date, counted as year {UNKNOWN}"] if undated else []) + \
+        ([f"{unnamed} findings name no letter (no letter_id or source): each counted as a letter"]
+         if unnamed else [])
+    return "".join(f"warning: {n}\n" for n in notes) + (
+        f"summarise: {len(summary.records)} findings from {summary.letters} letters -> {out_dir} "
+        f"(CSV, summary.xlsx, summary.json, report.md, report.html)")
 
 
 def describe_filters(filters: dict) -> str:

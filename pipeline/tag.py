@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Sequence
 
 from .errors import InputError
 from .fastvec import TokenCache, transform_union
-from .judgement import judge_wording
+from .judgement import JUDGEMENTS, judge_wording
 from .labelset import iter_rows
 from .rules import RuleTagger
 from .themes import Taxonomy
@@ -193,7 +193,11 @@ def read_findings_file(path: str | Path, keep_judgement: bool = False) -> list[d
         if keep_judgement and record.get("judgement") and record.get("judged_by"):
             records.append(record)  # findings from 'segment' keep their section's judgement
             continue
-        if "judgement" in record and record["judgement"]:
+        if record.get("judgement") in JUDGEMENTS:
+            record["judged_by"] = "given"  # the spreadsheet's own judgement is kept
+            records.append(record)
+            continue
+        if record.get("judgement"):
             record["judgement_given"] = record["judgement"]
         # No heading gives findings of a spreadsheet their judgement: read it from the words.
         record["judgement"] = judge_wording(text)
@@ -218,18 +222,47 @@ def build_tagger(taxonomy: Taxonomy, patterns_path: str | Path, method: str = "c
     rules = RuleTagger(load_patterns(patterns_path, taxonomy), taxonomy)
     if method == "rules":
         return Tagger(taxonomy, rules, method)
-    from .errors import ModelError
-
     models_dir = Path(models_dir)
+    check_models(models_dir, taxonomy, patterns_path, verify=False)  # load_model verifies each file
     model, meta = load_model(models_dir / THEMES_ARTIFACT, expect_kind="themes")
-    if list(meta.get("themes", [])) != list(taxonomy.ids):
-        raise ModelError(f"the model's themes differ from {taxonomy.path}",
-                         path=str(models_dir / THEMES_ARTIFACT),
-                         fix="retrain with 'safeguarding-themes train' after changing the taxonomy")
     judgement, judgement_meta = None, None
     if (models_dir / JUDGEMENT_ARTIFACT).exists():
         judgement, judgement_meta = load_model(models_dir / JUDGEMENT_ARTIFACT, expect_kind="judgement")
     return Tagger(taxonomy, rules, method, model, meta, judgement, judgement_meta)
+
+
+def check_models(models_dir: Path, taxonomy: Taxonomy, patterns: str | Path, verify: bool = True) -> None:
+    """What every combined tagger needs of its models, checked without loading them:
+    a theme model of this taxonomy trained with these patterns (their matches are its
+    features), and a judgement model (where there is one) trained on the same labels;
+    with ``verify``, each file's hash and library versions too."""
+    from .artifacts import read_meta, sha256_file, verify_artifact
+    from .errors import ModelError
+    from .train import JUDGEMENT_ARTIFACT, THEMES_ARTIFACT
+
+    themes_path, judgement_path = models_dir / THEMES_ARTIFACT, models_dir / JUDGEMENT_ARTIFACT
+    metas = {themes_path: read_meta(themes_path)}
+    if judgement_path.exists():
+        metas[judgement_path] = read_meta(judgement_path)
+    for path, kind in ((themes_path, "themes"), (judgement_path, "judgement")):
+        if path in metas and metas[path].get("kind") != kind:
+            raise ModelError(f"not a {kind} model (kind {metas[path].get('kind')!r})", path=str(path),
+                             fix="check the path")
+        if path in metas and verify:
+            verify_artifact(path, metas[path])
+    if list(metas[themes_path].get("themes", [])) != list(taxonomy.ids):
+        raise ModelError(f"the model's themes differ from {taxonomy.path}", path=str(themes_path),
+                         fix="retrain with 'safeguarding-themes train' after changing the taxonomy")
+    if metas[themes_path].get("patterns_sha256") != sha256_file(patterns):
+        raise ModelError(f"the model was trained with other patterns than {patterns}", path=str(themes_path),
+                         fix="retrain with 'safeguarding-themes train' and these patterns, or tag with "
+                             "--method rules to try the patterns alone")
+    trained_on = {path: meta["training_data"].get("sha256") if isinstance(meta.get("training_data"), dict)
+                  else None for path, meta in metas.items()}
+    if len(set(trained_on.values())) > 1:
+        raise ModelError(f"{judgement_path.name} was trained on other labels than {themes_path.name}",
+                         path=str(judgement_path),
+                         fix="retrain both with 'safeguarding-themes train' into this folder")
 
 
 def letter_records(paths: Iterable[str | Path]) -> Iterator[list[dict]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from .artifacts import save_model, sha256_file
+from .artifacts import remove_model, save_model, sha256_file
 from .dataset import Dataset, judgement_examples, load_dataset
 from .judgement import judge_wording
 from .model import (DEFAULT_PARAMS, JUDGEMENT_PARAMS, build_judgement_pipeline, fit_pipeline,
@@ -41,18 +41,32 @@ def judgement_settings(params: dict) -> dict:
     return settings
 
 
-def compare_judgement(records, labels, groups, params: dict, folds: int = 5) -> dict:
+JUDGEMENT_FOLDS = 3  # the comparison decides which reader is used; 3 folds keep train under 30 s
+
+
+class CannotCompare(Exception):
+    """Labels that cannot show whether the judgement model beats the wording heuristic."""
+
+
+def compare_judgement(records, labels, groups, params: dict, folds: int = JUDGEMENT_FOLDS) -> dict:
     """Grouped cross-validated accuracy of the judgement model and of the wording heuristic."""
+    if not labels:
+        raise CannotCompare("no finding is labelled with a judgement read from its wording")
+    if len(set(groups)) < 2:
+        raise CannotCompare("the findings judged from their wording come from one letter")
     labels = np.array(labels)
     predicted = np.empty(len(labels), dtype=object)
-    n_folds = min(folds, len(set(groups)))
-    for train, test in GroupKFold(n_splits=n_folds).split(records, labels, groups):
+    splits = list(GroupKFold(n_splits=min(folds, len(set(groups)))).split(records, labels, groups))
+    if any(len(set(labels[train])) < 2 for train, _ in splits):
+        raise CannotCompare("the judgements read from the wording are all one kind in some letters' folds")
+    for train, test in splits:
         with single_threaded_blas():
             model = build_judgement_pipeline(params).fit([records[i] for i in train], labels[train])
         predicted[test] = model.predict([records[i] for i in test])
     heuristic = np.array([judge_wording(r["text"]) for r in records])
     return {
         "findings": int(len(labels)),
+        "folds": len(splits),
         "model_accuracy": round(float((predicted == labels).mean()), 4),
         "heuristic_accuracy": round(float((heuristic == labels).mean()), 4),
         "predicted": predicted.tolist(),
@@ -76,6 +90,18 @@ def run_train(labels: Path, out_dir: Path, params: dict, taxonomy: Taxonomy,
         "patterns_sha256": sha256_file(patterns),
         "themes_file_sha256": sha256_file(taxonomy.path),
     }
+    records, judgements, groups = judgement_examples(data)
+    judgement_params = judgement_settings(params)
+    try:
+        comparison = compare_judgement(records, judgements, groups, judgement_params)
+    except CannotCompare as reason:
+        comparison, why_not = None, str(reason)
+    else:
+        with single_threaded_blas():
+            judgement = strip_unpicklable_sets(build_judgement_pipeline(judgement_params).fit(records, judgements))
+
+    # Written once both are fitted, and a judgement model of earlier labels is removed:
+    # a tagger must never pair models trained on different labels.
     save_model(pipeline, out_dir / THEMES_ARTIFACT, {
         "kind": "themes",
         "themes": list(taxonomy.ids),
@@ -83,23 +109,23 @@ def run_train(labels: Path, out_dir: Path, params: dict, taxonomy: Taxonomy,
         "thresholds": {t: round(float(v), 4) for t, v in zip(taxonomy.ids, classifier.thresholds_)},
         **common,
     })
-
-    records, judgements, groups = judgement_examples(data)
-    judgement_params = judgement_settings(params)
-    comparison = compare_judgement(records, judgements, groups, judgement_params, folds=3)
-    with single_threaded_blas():
-        model = strip_unpicklable_sets(build_judgement_pipeline(judgement_params).fit(records, judgements))
+    done = (f"train: {len(data.findings)} findings from {len(set(data.groups))} letters; theme model "
+            f"fitted in {fit_seconds:.1f} s; ")
+    if comparison is None:
+        remove_model(out_dir / JUDGEMENT_ARTIFACT)
+        return (done + f"no judgement model ({why_not}): the wording heuristic judges findings no "
+                f"heading judges -> {out_dir} ({time.perf_counter() - started:.1f} s)")
     use_model = comparison["model_accuracy"] > comparison["heuristic_accuracy"]
-    save_model(model, out_dir / JUDGEMENT_ARTIFACT, {
+    save_model(judgement, out_dir / JUDGEMENT_ARTIFACT, {
         "kind": "judgement",
         "classes": sorted(set(judgements)),
         "params": judgement_params,
         "use_model": use_model,
-        "cross_validated": {k: comparison[k] for k in ("findings", "model_accuracy", "heuristic_accuracy")},
+        "cross_validated": {k: comparison[k] for k in ("findings", "folds", "model_accuracy",
+                                                       "heuristic_accuracy")},
         **common,
     })
     total = time.perf_counter() - started
-    return (f"train: {len(data.findings)} findings from {len(set(data.groups))} letters; theme model "
-            f"fitted in {fit_seconds:.1f} s; judgement model accuracy "
-            f"{comparison['model_accuracy']:.3f} vs wording {comparison['heuristic_accuracy']:.3f} "
-            f"({'model' if use_model else 'wording'} used) -> {out_dir} ({total:.1f} s)")
+    return (done + f"judgement model accuracy {comparison['model_accuracy']:.3f} vs wording "
+            f"{comparison['heuristic_accuracy']:.3f} ({'model' if use_model else 'wording'} used) "
+            f"-> {out_dir} ({total:.1f} s)")

@@ -5,6 +5,7 @@ away from the real models/."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import random
@@ -70,6 +71,20 @@ def test_a_bad_letter_is_reported_and_the_others_are_tagged(tmp_path, runner):
     (folder / "empty.txt").unlink()
     assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
     assert not (tmp_path / "tagged.jsonl.errors.csv").exists()
+
+
+@pytest.mark.parametrize("findings", [False, True])
+def test_an_output_that_is_a_folder_is_refused_before_any_letter_is_read(tmp_path, runner, monkeypatch, findings):
+    import pipeline.ingest
+
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "outdir"
+    out.mkdir()
+    monkeypatch.setattr(pipeline.ingest, "read_document", lambda path: pytest.fail("a letter was read"))
+    source = ["--findings", str(REPO / "labels" / "gold.jsonl")] if findings else [str(folder)]
+    result = runner.invoke(app, ["tag", *source, "--out", str(out)] + RULES)
+    assert result.exit_code == 1 and f"{out}: is a folder, not a file" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inbox", "outdir"]
 
 
 def test_the_same_letter_twice_is_tagged_once(tmp_path, runner):
@@ -201,6 +216,37 @@ def test_resume_skips_letters_by_content_and_retags_a_changed_one(tmp_path, runn
             assert json.loads(line)["sha256"] != json.loads(before[finding_id])["sha256"]
         else:
             assert line == before[finding_id]
+
+
+def test_resume_keeps_a_letter_of_another_folder_with_the_same_file_name(tmp_path, runner):
+    seeds = sorted(SEED_FILES.values())
+    out = tmp_path / "tagged.jsonl"
+    for year, seed in (("2019", seeds[0]), ("2020", seeds[1])):
+        (tmp_path / year).mkdir()
+        shutil.copy(seed, tmp_path / year / "letter.txt")
+    assert runner.invoke(app, ["tag", str(tmp_path / "2019"), "--out", str(out)] + RULES).exit_code == 0
+    result = runner.invoke(app, ["tag", str(tmp_path / "2020"), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 0, result.output
+    sources = {json.loads(line)["source"] for line in out.read_text(encoding="utf-8").splitlines()}
+    assert sources == {str(tmp_path / "2019" / "letter.txt"), str(tmp_path / "2020" / "letter.txt")}
+
+
+def test_resume_from_a_moved_folder_retags_a_changed_letter_once(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
+    moved = folder.rename(tmp_path / "moved")
+    changed = moved / "sandwell_2011.txt"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("Sandwell", "Sandwell Borough"),
+                       encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(moved), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 0, result.output
+    letters = {}
+    for line in out.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        letters.setdefault(Path(record["source"]).name, set()).add(record["sha256"])
+    assert len(letters) == len(SEED_FILES) and all(len(hashes) == 1 for hashes in letters.values())
+    assert letters["sandwell_2011.txt"] == {hashlib.sha256(changed.read_bytes()).hexdigest()}
 
 
 def test_resume_with_another_format_is_refused(tmp_path, runner):
@@ -508,3 +554,18 @@ def test_a_record_that_cannot_be_removed_is_a_one_line_error(tmp_path, runner, m
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "cannot write here (permission denied)" in result.output
     assert out.read_text(encoding="utf-8") == "the earlier output\n"
+
+
+def test_a_findings_spreadsheet_keeps_its_own_judgements(tmp_path, runner):
+    sheet = tmp_path / "findings.csv"
+    sheet.write_text("id,text,judgement\n"
+                     "a,Leaders must act on delays in child protection work.,priority_action\n"
+                     "b,Supervision is regular and reflective.,\n"
+                     "c,Caseloads are high.,needs work\n", encoding="utf-8")
+    out = tmp_path / "tagged.jsonl"
+    result = runner.invoke(app, ["tag", "--findings", str(sheet), "--out", str(out)] + RULES)
+    assert result.exit_code == 0, result.output
+    records = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert (records["a"]["judgement"], records["a"]["judged_by"]) == ("priority_action", "given")
+    assert records["b"]["judged_by"] == "wording" and "judgement_given" not in records["b"]
+    assert records["c"]["judged_by"] == "wording" and records["c"]["judgement_given"] == "needs work"

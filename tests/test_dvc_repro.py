@@ -3,10 +3,15 @@ and the outputs are byte-identical to the ones recorded in the committed dvc.loc
 
 The evaluation's outputs (metrics, plot data, report) are small and kept in git, so a
 plain `dvc repro` in a clone finds them up to date; `--force` rebuilds them too, which
-is what shows they are reproducible."""
+is what shows they are reproducible.
+
+Each stage's `deps` must list every module of `pipeline/` its commands import, or an
+edit to one of them would leave `dvc repro` reporting stale outputs as up to date. The
+modules are recorded as the commands really run, by a `sitecustomize` hook."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -43,6 +48,30 @@ def outs(lock: dict) -> dict[str, str]:
     return found
 
 
+# Loaded by every Python process of the run: writes the modules of pipeline/ it imported.
+IMPORT_HOOK = """
+import atexit, json, os, sys
+
+def _record_imports():
+    modules = sorted(m for m in sys.modules if m.startswith("pipeline."))
+    with open(os.path.join(os.environ["IMPORTS_DIR"], f"{os.getpid()}.json"), "w") as handle:
+        json.dump({"argv": sys.argv, "modules": modules}, handle)
+
+atexit.register(_record_imports)
+"""
+
+
+def imported_by_command(imports_dir: Path) -> dict[str, set[str]]:
+    """The pipeline/ files each safeguarding-themes subcommand imported, over its runs."""
+    found: dict[str, set[str]] = {}
+    for path in imports_dir.glob("*.json"):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if Path(record["argv"][0]).name == "safeguarding-themes" and len(record["argv"]) > 1:
+            files = {"pipeline/" + m.split(".")[1] + ".py" for m in record["modules"]}
+            found.setdefault(record["argv"][1], set()).update(files)
+    return found
+
+
 def test_dvc_repro_in_a_temporary_clone(tmp_path):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
@@ -51,9 +80,13 @@ def test_dvc_repro_in_a_temporary_clone(tmp_path):
         target = clone / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, target)
+    hook, imports_dir = tmp_path / "hook", tmp_path / "imports"
+    hook.mkdir()
+    imports_dir.mkdir()
+    (hook / "sitecustomize.py").write_text(IMPORT_HOOK, encoding="utf-8")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
            # the clone's own code, not the editable install's
-           "PYTHONPATH": str(clone), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "PYTHONPATH": f"{hook}{os.pathsep}{clone}", "IMPORTS_DIR": str(imports_dir), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
     for args in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "clone"]):
         assert run(args, clone, env).returncode == 0
@@ -67,6 +100,16 @@ def test_dvc_repro_in_a_temporary_clone(tmp_path):
         assert (clone / path).exists(), path
     for stage in ("segment", "train", "evaluate", "tag", "summarise"):
         assert f"Running stage '{stage}'" in first.stdout, stage
+
+    stages = yaml.safe_load((clone / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    imported = imported_by_command(imports_dir)
+    missing = {}
+    for name, stage in stages.items():
+        commands = stage["cmd"] if isinstance(stage["cmd"], list) else [stage["cmd"]]
+        used = set().union(*(imported[c.split()[1]] for c in commands))
+        if used - set(stage["deps"]):
+            missing[name] = sorted(used - set(stage["deps"]))
+    assert not missing, f"modules the stages import, missing from their deps in dvc.yaml: {missing}"
 
     rebuilt = yaml.safe_load((clone / "dvc.lock").read_text(encoding="utf-8"))
     assert outs(rebuilt) == outs(committed), "outputs differ from the committed dvc.lock"

@@ -224,3 +224,18 @@ def test_same_stem_in_two_folders_gets_two_ids(tmp_path, runner):
                                "--out", str(out)]).exit_code == 0
     ids = {json.loads(l)["letter_id"] for l in out.read_text().splitlines()}
     assert len(ids) == 2 and "letter" in ids
+
+
+@pytest.mark.parametrize("text, authority", [
+    # a focused visit whose heading names no authority is left without one
+    ("Focused visit to children's services\n\nInspectors were reading case records in Reading and "
+     "Bury.\n", None),
+    # a press summary names it in passing: a proper noun only
+    ("Leaders at Swindon Borough Council have improved services, Ofsted has said.\n", "Swindon"),
+    ("Inspectors were reading case records, the report found. Help in Bury St Edmunds is weak.\n", None),
+    ("Children in Kingston upon Thames are safer, Ofsted has said.\n", "Kingston upon Thames"),
+])
+def test_an_authority_is_only_read_from_a_proper_noun(text, authority):
+    from pipeline.letter import read_letter_info
+
+    assert read_letter_info(text).authority == authority

@@ -8,7 +8,6 @@ import json
 import random
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from pipeline.artifacts import load_model, meta_path
@@ -151,6 +150,10 @@ def test_missing_metadata_and_other_library_versions_are_refused(project, runner
         load_model(artifact)
     message = str(info.value)
     assert "scikit-learn 0.0.1" in message and "this environment has scikit-learn" in message
+    for content in ("[]", "null", '{"versions": []}'):
+        meta_path(artifact).write_text(content)
+        with pytest.raises(ModelError, match="not what 'train' writes"):
+            load_model(artifact)
     meta_path(artifact).unlink()
     with pytest.raises(ModelError, match="no metadata"):
         load_model(artifact)
@@ -166,8 +169,106 @@ def test_training_refuses_labels_without_examples_of_a_theme(project, runner):
     assert not (project / "m" / "themes.joblib").exists()
 
 
+def write_labels(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_labels_without_judgements_train_no_judgement_model_and_remove_an_earlier_one(project, runner):
+    train(runner, project)
+    assert (project / "models" / "judgement.joblib").exists()
+    plain = write_labels(project / "plain.jsonl",
+                         [{k: v for k, v in r.items() if k != "judgement"} for r in labelled_rows()])
+    result = train(runner, project, plain)
+    assert "no judgement model (no finding is labelled with a judgement" in result.stderr
+    # the judgement model of the earlier labels must not be paired with the new theme model
+    assert not (project / "models" / "judgement.joblib").exists()
+    assert not (project / "models" / "judgement.meta.json").exists()
+    out = project / "tagged.jsonl"
+    result = runner.invoke(app, ["tag", "--findings", str(plain), "--out", str(out), "--models",
+                                 str(project / "models")] + common(project))
+    assert result.exit_code == 0, result.output
+    assert {json.loads(line)["judged_by"] for line in out.read_text().splitlines()} == {"wording"}
+
+
+def test_judgements_of_one_letter_train_no_judgement_model(project, runner):
+    rows = [{**r, "judgement": None} if r["letter_id"] != "letter0" else r for r in labelled_rows()]
+    result = train(runner, project, write_labels(project / "one.jsonl", rows))
+    assert "no judgement model (the findings judged from their wording come from one letter)" in result.stderr
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_judgement_model_trained_on_other_labels_is_refused(project, runner, jobs):
+    train(runner, project)
+    other = project / "other"
+    other.mkdir()
+    runner.invoke(app, ["train", "--labels", str(write_labels(project / "other.jsonl", labelled_rows(seed=5))),
+                        "--out-dir", str(other), "--params", str(project / "params.yaml")] + common(project))
+    for name in ("judgement.joblib", "judgement.meta.json"):
+        (project / "models" / name).write_bytes((other / name).read_bytes())
+    letters = project / "letters"
+    letters.mkdir()
+    for n in range(2):
+        (letters / f"l{n}.txt").write_text(f"Main findings\n\nCaseloads are manageable {n}.\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(letters), "--out", str(project / "t.jsonl"), "--jobs", jobs,
+                                 "--models", str(project / "models")] + common(project))
+    assert result.exit_code == 1, result.output
+    assert "judgement.joblib was trained on other labels than themes.joblib" in result.stderr
+    assert "Traceback" not in result.output and not (project / "t.jsonl").exists()
+
+
+def test_tagging_with_other_patterns_than_the_model_was_trained_with_is_refused(project, runner):
+    train(runner, project)
+    other = project / "other-patterns.jsonl"
+    other.write_text("".join(json.dumps(p) + "\n" for p in PATTERNS[1:]), encoding="utf-8")
+    args = ["tag", "--findings", str(project / "gold.jsonl"), "--out", str(project / "t.jsonl"),
+            "--models", str(project / "models"), "--themes", str(project / "themes.yaml"),
+            "--patterns", str(other)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and f"trained with other patterns than {other}" in result.stderr
+    assert "Traceback" not in result.output and not (project / "t.jsonl").exists()
+    assert runner.invoke(app, args + ["--method", "rules"]).exit_code == 0
+
+
+def test_the_training_data_hash_covers_what_the_models_read(project):
+    from pipeline.dataset import labelled_hash
+    from pipeline.labelset import load_labelled
+    from pipeline.themes import load_taxonomy
+
+    taxonomy = load_taxonomy(project / "themes.yaml")
+    rows = labelled_rows()
+
+    def digest(changed: list[dict]) -> str:
+        return labelled_hash(load_labelled(write_labels(project / "l.jsonl", changed), taxonomy))
+
+    same = digest(rows)
+    assert digest([dict(r) for r in rows]) == same
+    for changed in ([{**rows[0], "subsection": "Care leavers"}] + rows[1:],
+                    [{**rows[0], "judged_by": "heading"}] + rows[1:],
+                    [rows[1], rows[0]] + rows[2:]):
+        assert digest(changed) != same
+
+
+def test_evaluate_needs_two_letters_and_reports_judgements_it_cannot_compare(project, runner):
+    def evaluate(labels: Path):
+        return runner.invoke(app, ["evaluate", "--labels", str(labels), "--metrics", str(project / "m.json"),
+                                   "--plots", str(project / "plots"), "--report", str(project / "e.md"),
+                                   "--quiet", "--params", str(project / "params.yaml")] + common(project))
+
+    one = write_labels(project / "one.jsonl", [r for r in labelled_rows() if r["letter_id"] == "letter0"])
+    result = evaluate(one)
+    assert result.exit_code == 1 and "all the labelled findings come from one letter" in result.stderr
+    assert "Traceback" not in result.output
+    plain = write_labels(project / "plain.jsonl",
+                         [{k: v for k, v in r.items() if k != "judgement"} for r in labelled_rows()])
+    result = evaluate(plain)
+    assert result.exit_code == 0, result.output
+    assert json.loads((project / "m.json").read_text())["judgement"] == {
+        "findings": 0, "not_compared": "no finding is labelled with a judgement read from its wording"}
+    assert "not compared (no finding is labelled" in (project / "e.md").read_text()
+
+
 def test_evaluate_is_grouped_by_letter_and_writes_dvc_metrics(project, runner, monkeypatch):
-    import pipeline.evaluate as evaluate
     from sklearn.model_selection import GroupKFold
 
     seen = []
@@ -193,6 +294,29 @@ def test_evaluate_is_grouped_by_letter_and_writes_dvc_metrics(project, runner, m
     assert {"model_accuracy", "heuristic_accuracy"} <= set(values["judgement"])
     plot = json.loads((project / "reports" / "plots" / "per_theme.json").read_text())
     assert {row["system"] for row in plot} == {"rules", "model", "combined"}
+
+
+def test_evaluate_scores_a_held_out_labelling_set_apart(project, runner):
+    rows = [{**r, "set": "round2" if r["letter_id"] in ("letter6", "letter7") else "round1"}
+            for r in labelled_rows()]
+    labels = write_labels(project / "rounds.jsonl", rows)
+    params = project / "params.yaml"
+
+    def evaluate(held_out: str):
+        params.write_text(f"train:\n  seed: 1\n  inner_folds: 3\n  min_df: 1\nevaluate:\n  folds: 4\n"
+                          f"  held_out_set: {held_out}\n", encoding="utf-8")
+        return runner.invoke(app, ["evaluate", "--labels", str(labels), "--metrics", str(project / "m.json"),
+                                   "--plots", str(project / "plots"), "--report", str(project / "e.md"),
+                                   "--quiet", "--params", str(params)] + common(project))
+
+    result = evaluate("round2")
+    assert result.exit_code == 0, result.output
+    held_out = json.loads((project / "m.json").read_text())["held_out"]
+    assert held_out["set"] == "round2" and held_out["findings"] == 26 and held_out["letters"] == 2
+    assert {"rules", "model", "combined"} <= set(held_out)
+    assert "## On findings no rule was refined on (set round2)" in (project / "e.md").read_text()
+    result = evaluate("round9")
+    assert result.exit_code == 1 and "no gold finding is in the set 'round9'" in result.stderr
 
 
 def test_suggest_label_import_retrain(project, runner):
@@ -240,6 +364,26 @@ def test_suggest_label_import_retrain(project, runner):
     assert (project / "gold.jsonl").read_text().splitlines() == lines
 
 
+def test_suggest_reads_a_sentence_in_its_whole_paragraph(project, runner):
+    train(runner, project)
+    labelled = labelled_rows()[0]
+    findings = project / "paragraph.jsonl"
+    write_labels(findings, [
+        {"id": "p#1", "letter_id": labelled["letter_id"], "text": labelled["text"], "unit": "sentence",
+         "paragraph": 1},
+        {"id": "p#2", "letter_id": labelled["letter_id"], "text": "Managers review them every month.",
+         "unit": "sentence", "paragraph": 1}])
+    table = project / "to-label.csv"
+    result = runner.invoke(app, ["suggest", "--findings", str(findings), "--out", str(table),
+                                 "--labels", str(project / "gold.jsonl"), "--models",
+                                 str(project / "models")] + common(project))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(table, encoding="utf-8")))
+    # the labelled sentence is not suggested, but it is still the other's paragraph
+    assert [r["id"] for r in rows] == ["p#2"]
+    assert rows[0]["context"] == labelled["text"] + " Managers review them every month."
+
+
 def test_audit_finds_a_planted_labelling_error(project, runner):
     rows = labelled_rows()
     target = next(r for r in rows if r["themes"] == ["workforce"])
@@ -277,3 +421,26 @@ def test_the_repository_params_are_valid():
 
     params = load_params(REPO / "params.yaml")
     assert {"train", "evaluate", "tag", "summarise"} <= set(params)
+
+
+def test_the_built_in_defaults_are_the_repository_params():
+    """Run outside the repository (no params.yaml), train must make the same models."""
+    from conftest import REPO
+    from pipeline.train import judgement_settings, theme_params
+
+    train = load_params(REPO / "params.yaml", "train")
+    assert theme_params({}) == theme_params(train)
+    assert judgement_settings({}) == judgement_settings(train)
+
+
+def test_a_missing_params_file_or_an_unknown_group_is_an_error(tmp_path, runner):
+    missing = tmp_path / "nosuch.yaml"
+    with pytest.raises(ParamsError, match="parameters file not found"):
+        load_params(missing)
+    result = runner.invoke(app, ["summarise", str(tmp_path / "t.jsonl"), "--out", str(tmp_path / "s"),
+                                 "--params", str(missing)])
+    assert result.exit_code == 1 and f"{missing}: parameters file not found" in result.stderr
+    typo = tmp_path / "params.yaml"
+    typo.write_text("trian:\n  C: 2.0\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match="unknown group 'trian'"):
+        load_params(typo)

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from conftest import REPO, SEED_FILES
 from pipeline.cli import app
-from pipeline.errors import InputError
+from pipeline.errors import InputError, LabelsError
 from pipeline.ingest import SUPPORTED, parse_bytes
 from pipeline.parse import segment_text
 from test_model import project  # noqa: F401  (the fixture: a small labelled project)
@@ -308,17 +308,32 @@ GOOD_LABEL = '{"id": "first", "letter_id": "l1", "text": "Visits are timely.", "
     ([GOOD_LABEL, '{"id": "a", "text": "x", "themes": ["nope"]}'], "labels.jsonl:2: unknown theme id 'nope'"),
     ([GOOD_LABEL, GOOD_LABEL], "duplicate id 'first'"),
     ([GOOD_LABEL, '{"id": "a", "text": "  ", "themes": []}'], "labels.jsonl:2: empty text"),
+    ([GOOD_LABEL, '{"id": "a", "text": 7, "themes": []}'], "labels.jsonl:2: 'text' must be a string, got 7"),
     ([GOOD_LABEL], "too few examples of theme(s)"),
+    # a spreadsheet's CSV: a comma in an unquoted cell, and a row cut short
+    (["id,letter_id,text,themes", "a#1,a,Visits are timely.,timeliness,planning"],
+     "labels.csv:2: more cells than the header's 4"),
+    (["id,letter_id,text,themes", "a#1,a,Visits are timely.,timeliness", "a#2,a,Plans are clear."],
+     "labels.csv:3: fewer cells than the header's 4"),
 ])
 def test_bad_labels_files_are_one_line_errors_at_the_cli(tmp_path, runner, lines, message):
-    labels = tmp_path / "labels.jsonl"
+    labels = tmp_path / ("labels.csv" if lines[0].startswith("id,") else "labels.jsonl")
     labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = runner.invoke(app, ["train", "--labels", str(labels), "--out-dir", str(tmp_path / "models"),
                                  "--themes", str(REPO / "labels" / "themes.yaml"),
-                                 "--patterns", str(REPO / "labels" / "patterns.jsonl"),
-                                 "--params", str(tmp_path / "none.yaml")])
+                                 "--patterns", str(REPO / "labels" / "patterns.jsonl")])
     one_line_error(result, message)
     assert not (tmp_path / "models").exists()
+
+
+def test_a_labels_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    from pipeline.labelset import load_labelled
+    from pipeline.themes import load_taxonomy
+
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\ufeff" + GOOD_LABEL + "\n", encoding="utf-8")
+    [finding] = load_labelled(labels, load_taxonomy(REPO / "labels" / "themes.yaml"))
+    assert finding.id == "first" and finding.themes == ["timeliness"]
 
 
 def test_an_invalid_pattern_is_a_one_line_error_at_the_cli(tmp_path, runner):
@@ -348,3 +363,41 @@ def test_params_out_of_range_are_one_line_errors_at_the_cli(tmp_path, runner, co
     args = next(v for k, v in command.items() if content.startswith(k))
     result = runner.invoke(app, args + ["--params", str(params), "--themes", str(REPO / "labels" / "themes.yaml")])
     one_line_error(result, message, "params.yaml")
+
+
+def test_every_command_has_a_help_example_that_can_be_copied(runner):
+    """Each --help shows an example; at 80 columns each stays one line that parses."""
+    import shlex
+
+    import typer
+
+    def commands(group, path=()):
+        for name, command in sorted(group.commands.items()):
+            if hasattr(command, "commands"):  # a group: typer brings its own click
+                yield from commands(command, path + (name,))
+            else:
+                yield path + (name,), command
+
+    seen = 0
+    for path, command in commands(typer.main.get_command(app)):
+        shown = runner.invoke(app, [*path, "--help"], terminal_width=80).output
+        assert "Example:" in shown, path
+        block = shown.split("Example:", 1)[1].strip().split("\n\n", 1)[0]
+        lines = [line.strip() for line in block.splitlines()]
+        assert lines and all(line.startswith("safeguarding-themes " + " ".join(path)) for line in lines), block
+        for line in lines:
+            args = shlex.split(line)[1 + len(path):]
+            with command.make_context(path[-1], args):  # a bad option or value raises here
+                seen += 1
+    assert seen >= 12
+
+
+def test_spreadsheet_headers_are_read_whatever_their_case_and_a_semicolon_file_is_named(tmp_path):
+    from pipeline.labelset import iter_rows
+
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(" ID ,Text,Authority\na#1,Visits are timely.,Leeds\n", encoding="utf-8")
+    assert list(iter_rows(sheet)) == [(2, {"id": "a#1", "text": "Visits are timely.", "authority": "Leeds"})]
+    sheet.write_text("id;text\na#1;Visits are timely.\n", encoding="utf-8")
+    with pytest.raises(LabelsError, match=r"no 'text' column \(its cells are separated by ';'\)"):
+        list(iter_rows(sheet))

@@ -30,7 +30,7 @@ def seeds_summary(tmp_path_factory):
     assert result.exit_code == 0, result.output
     out = tmp / "summary"
     result = runner.invoke(app, ["summarise", str(tagged), "--out", str(out), "--params",
-                                 str(tmp / "none.yaml")] + THEMES)
+                                 str(REPO / "params.yaml")] + THEMES)
     assert result.exit_code == 0, result.output
     return tagged, out
 
@@ -138,7 +138,7 @@ def test_filters(tmp_path, runner, options, letters, kept):
     tagged = tmp_path / "tagged.jsonl"
     tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
     result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
-                                 "--params", str(tmp_path / "none.yaml")] + THEMES + options)
+                                 "--params", str(REPO / "params.yaml")] + THEMES + options)
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["letters"] == len(letters)
@@ -153,6 +153,43 @@ def test_filters(tmp_path, runner, options, letters, kept):
     assert sum(r["letters"] for r in summary["authority_theme"]) == len(letters)
 
 
+def test_findings_with_no_letter_or_letter_date_are_counted_and_dated_as_they_can_be(tmp_path, runner):
+    records = fixture_records()
+    # a report states only when the inspection was: its last day dates it
+    records[3] = {**records[3], "inspection_start": "2019-03-04", "inspection_end": "2019-03-15"}
+    # rows of a spreadsheet tagged with --findings name no letter: each counts as one
+    rows = [{**records[0], "id": f"sheet#{n}", "letter_id": None} for n in range(2)]
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in records + rows), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
+                                 "--params", str(REPO / "params.yaml"), "--since", "2019"] + THEMES)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert {r["year"]: r["letters"] for r in summary["year_theme"]} == {"2019": 1, "2020": 1, "2021": 1}
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "all"),
+                                 "--params", str(REPO / "params.yaml")] + THEMES)
+    summary = json.loads((tmp_path / "all" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["letters"] == 6
+    assert "2 findings name no letter (no letter_id or source): each counted as a letter" in result.output
+
+
+def test_text_that_looks_like_a_formula_stays_text_in_the_xlsx(tmp_path, runner):
+    from openpyxl import load_workbook
+
+    texts = ['=HYPERLINK("http://example.org","x")', "-Children wait too long.", "@cmd", "+1"]
+    records = [{**r, "text": t, "evidence": {k: [] for k in r["themes"]}}
+               for r, t in zip(fixture_records(), texts)]
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
+                                 "--params", str(REPO / "params.yaml")] + THEMES)
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(tmp_path / "out" / "summary.xlsx")["typical_findings"]
+    cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value in texts]
+    assert {c.value for c in cells} == set(texts[:3])  # the Kent finding has no theme
+    assert all(c.data_type == "s" and c.quotePrefix for c in cells)
+
+
 @pytest.mark.parametrize("options, message", [
     (["--since", "last year"], "--since 'last year' is not a date"),
     (["--until", "2020-13"], "--until '2020-13' is not a date"),
@@ -163,7 +200,7 @@ def test_bad_filters_are_one_line_errors(tmp_path, runner, options, message):
     tagged = tmp_path / "tagged.jsonl"
     tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
     result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
-                                 "--params", str(tmp_path / "none.yaml")] + THEMES + options)
+                                 "--params", str(REPO / "params.yaml")] + THEMES + options)
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
@@ -176,7 +213,7 @@ def test_a_csv_from_tag_is_summarised_like_the_jsonl(tmp_path, runner, seeds_sum
                                  "--format", "csv"] + RULES)
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["summarise", str(as_csv), "--out", str(tmp_path / "s"),
-                                 "--params", str(tmp_path / "none.yaml")] + THEMES)
+                                 "--params", str(REPO / "params.yaml")] + THEMES)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "s" / "themes.csv").read_text() == (out / "themes.csv").read_text()
 
@@ -236,7 +273,7 @@ def test_text_from_letters_is_inert_in_the_report(tmp_path, runner):
     tagged = tmp_path / "tagged.jsonl"
     tagged.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
-                                 "--params", str(tmp_path / "none.yaml")] + THEMES)
+                                 "--params", str(REPO / "params.yaml")] + THEMES)
     assert result.exit_code == 0, result.output
     page = open_page(tmp_path / "out" / "report.html", CHECK, screenshot=tmp_path / "xss.png")
     # the page's content security policy would block a script anyway: check that
@@ -257,7 +294,7 @@ def test_markdown_shows_text_from_letters_as_written(tmp_path, runner):
     tagged = tmp_path / "tagged.jsonl"
     tagged.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
-                                 "--params", str(tmp_path / "none.yaml")] + THEMES)
+                                 "--params", str(REPO / "params.yaml")] + THEMES)
     assert result.exit_code == 0, result.output
     markdown = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "![x](" not in markdown and "[a link](" not in markdown
@@ -271,5 +308,17 @@ def test_both_reports_mark_the_same_span_where_two_start_together():
     spans = [{"start": 0, "end": 10, "rule": "short"}, {"start": 0, "end": 20, "rule": "long"},
              {"start": 11, "end": 20, "rule": "inner"}]
     for order in (spans, spans[::-1]):
-        assert highlight(text, order) == '<mark title="long">Management oversight</mark> is regular.'
+        assert highlight(text, order) == ('<mark title="long, short, inner">Management oversight</mark> '
+                                          "is regular.")
         assert _md_highlight(text, order) == "**Management oversight** is regular."
+
+
+def test_overlapping_evidence_is_marked_whole():
+    from pipeline.report import _md_highlight, highlight
+
+    text = "Front line management oversight is regular."
+    spans = [{"start": 0, "end": 21, "rule": "a"}, {"start": 11, "end": 31, "rule": "b"},
+             {"start": 35, "end": 99, "rule": "outside"}]
+    for order in (spans, spans[::-1]):
+        assert highlight(text, order) == '<mark title="a, b">Front line management oversight</mark> is regular.'
+        assert _md_highlight(text, order) == "**Front line management oversight** is regular."
