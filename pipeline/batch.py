@@ -726,8 +726,15 @@ def _results(jobs: list[LetterJob], config: TaggerConfig, tagger, n_jobs: int,
 def _watch_parent(parent: int) -> None:
     """In each worker: end it when the run that started it is gone. A run killed
     (kill -9, the out-of-memory killer) cannot stop its workers, and they would wait
-    for ever, each holding a tagger's memory, on a pipe nobody reads."""
+    for ever, each holding a tagger's memory, on a pipe nobody reads.
+
+    Ctrl-C reaches every process of the terminal's group; the run stops its workers
+    itself. A worker that also stopped at once broke loky's bookkeeping mid-shutdown
+    (a traceback from its manager thread above the one-line message)."""
+    import signal
     import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -779,6 +786,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                 job.letter_id = ids.assign(job.path, job.sha256)
             results = _results(todo, config, tagger, n_jobs, output_format)
             bar = progress_bar(results, total=len(todo), desc="tag", unit="letter", enabled=progress)
+            restore_hook = _quiet_loky_stop()
             try:
                 for result, job in zip(bar, todo):
                     output.add(JournalEntry(result.sha256, result.path, 0, result.findings, result.tags,
@@ -802,6 +810,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                                      "that fails is named") from None
             finally:
                 _close(results)
+                restore_hook()
             bar.close()
             summary.errors += plan.skipped
             write_errors(out, summary.errors + summary.duplicates)
@@ -815,6 +824,33 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             output.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _quiet_loky_stop():
+    """While a run's workers live: no traceback from loky's manager thread when the run
+    stops them. On Ctrl-C with 2 jobs it can look up a letter the stop has just
+    cancelled (a race in loky): nothing is lost, the letters not written are tagged
+    again by --resume. Any other error of that thread is shown. Returns the undo."""
+    import threading
+
+    before = threading.excepthook
+
+    def hook(args) -> None:
+        flags = getattr(args.thread, "executor_flags", None)
+        if not (isinstance(args.exc_value, KeyError) and getattr(flags, "shutdown", False)):
+            before(args)
+            return
+        try:  # what the thread would have done next: end the workers, release the queues
+            args.thread.join_executor_internals()
+        except Exception:
+            pass
+
+    threading.excepthook = hook
+
+    def restore() -> None:
+        threading.excepthook = before
+
+    return restore
 
 
 def _close(results) -> None:

@@ -173,6 +173,32 @@ def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path, fmt, jobs)
     assert not journal.exists() and not (tmp_path / f"tagged.{fmt}.partial").exists()
 
 
+@pytest.mark.slow
+def test_ctrl_c_with_two_jobs_prints_one_line(tmp_path):
+    """Ctrl-C reaches the run and its workers (the terminal's process group): the run
+    stops them and says one line. It used to print a traceback of loky's manager
+    thread, or the resource tracker's warnings, in most tries."""
+    folder = letters_folder(tmp_path, corpus_pdfs=12)
+    journal = tmp_path / "t.jsonl.partial.journal"
+    for attempt in range(3):
+        for leftover in (journal, tmp_path / "t.jsonl.partial"):
+            leftover.unlink(missing_ok=True)
+        process = subprocess.Popen(cli(str(folder), "--out", str(tmp_path / "t.jsonl"), "--jobs", "2"),
+                                   cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None and not (
+                journal.exists() and journal.read_text(encoding="utf-8").count("\n") > 1 + attempt):
+            time.sleep(0.01)
+        assert process.poll() is None, "the run ended before Ctrl-C"
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130, stderr
+        assert stderr.strip().splitlines() == [
+            f"safeguarding-themes: error: interrupted; the letters done are kept in {tmp_path / 't.jsonl.partial'}: "
+            "run the same command with --resume to finish"], stderr
+
+
 def test_a_killed_run_leaves_no_worker_behind(tmp_path):
     """kill -9 (or the out-of-memory killer) gives a run no chance to stop its workers:
     they must notice and end, not wait for ever holding a tagger's memory."""
