@@ -44,7 +44,8 @@ def out_of_fold(data: Dataset, taxonomy: Taxonomy, params: dict, folds: int,
     outputs = {name: np.zeros((n, k)) for name in
                ("model_proba", "model_pred", "combined_proba", "combined_pred")}
     settings = {"model": {**params, "rule_features": False}, "combined": {**params, "rule_features": True}}
-    splits = list(GroupKFold(n_splits=min(folds, len(set(data.groups)))).split(data.records, data.Y, data.groups))
+    groups = letter_groups(data)
+    splits = list(GroupKFold(n_splits=min(folds, len(set(groups)))).split(data.records, data.Y, groups))
     ids = list(taxonomy.ids)
     for fold, (train, test) in enumerate(splits):
         for name, setting in settings.items():
@@ -66,6 +67,38 @@ def out_of_fold(data: Dataset, taxonomy: Taxonomy, params: dict, folds: int,
         if progress:
             progress(fold + 1, len(splits))
     return outputs
+
+
+SAME_LETTER_FINDINGS = 3   # identical findings that make two letters one (a phrase or two is chance)
+
+
+def letter_groups(data: Dataset) -> list[str]:
+    """Each finding's letter for the outer folds, where letters that share several
+    identical findings count as one (a joint visit to two authorities gave two letters
+    with the same findings): a test fold must not have its findings in the training
+    folds. If that left fewer than two groups, the letters themselves are used."""
+    letters_of: dict[str, set[str]] = {}
+    for finding in data.findings:
+        letters_of.setdefault(" ".join(finding.text.lower().split()), set()).add(finding.letter_id)
+    shared: dict[tuple[str, str], int] = {}
+    for letters in letters_of.values():
+        ordered = sorted(letters)
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1:]:
+                shared[a, b] = shared.get((a, b), 0) + 1
+    parent: dict[str, str] = {}
+
+    def root(letter: str) -> str:
+        while parent.setdefault(letter, letter) != letter:
+            letter = parent[letter]
+        return letter
+
+    for (a, b), count in sorted(shared.items()):
+        if count >= SAME_LETTER_FINDINGS:
+            first, second = sorted((root(a), root(b)))
+            parent[second] = first
+    groups = [root(letter) for letter in data.groups]
+    return groups if len(set(groups)) >= 2 else list(data.groups)
 
 
 def _as_lists(matrix: np.ndarray, themes) -> list[list[str]]:
@@ -95,9 +128,11 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     if held_out_set is not None:
         held_out = _held_out_scores(data, gold, predictions, taxonomy, held_out_set, labels)
 
-    records, judgements, groups = judgement_examples(data)
+    records, judgements, letters = judgement_examples(data)
+    merged = dict(zip(data.groups, letter_groups(data)))
     try:
-        judgement = compare_judgement(records, judgements, groups, judgement_settings(params), folds)
+        judgement = compare_judgement(records, judgements, [merged[letter] for letter in letters],
+                                      judgement_settings(params), folds)
     except CannotCompare as reason:
         judgement = {"findings": len(judgements), "not_compared": str(reason)}
 

@@ -319,6 +319,39 @@ def test_evaluate_scores_a_held_out_labelling_set_apart(project, runner):
     assert result.exit_code == 1 and "no gold finding is in the set 'round9'" in result.stderr
 
 
+def test_letters_that_share_a_finding_are_one_group_in_evaluate(project, runner, monkeypatch):
+    from sklearn.model_selection import GroupKFold
+
+    # every finding its own words, but for three that letter7 shares with letter6 (and one
+    # that letter5 shares with letter6: a phrase in common is chance, not the same letter)
+    rows = [{**r, "text": f"{r['text'][:-1]} ({r['id']})."} for r in labelled_rows()]
+    six = [r for r in rows if r["letter_id"] == "letter6"]
+    seven = [i for i, r in enumerate(rows) if r["letter_id"] == "letter7"]
+    five = next(i for i, r in enumerate(rows) if r["letter_id"] == "letter5")
+    for i, source in zip(seven, six[:3]):
+        rows[i] = {**rows[i], "text": " " + source["text"].upper(), "themes": source["themes"]}
+    rows[five] = {**rows[five], "text": six[5]["text"], "themes": six[5]["themes"]}
+    labels = write_labels(project / "joint.jsonl", rows)
+    sides = []
+    real_split = GroupKFold.split
+
+    def spy(self, X, y=None, groups=None):
+        letters = [r["letter_id"] for r in rows]
+        for train_index, test_index in real_split(self, X, y, groups):
+            if len(letters) == len(groups):  # the outer folds over every finding
+                tested = {letters[i] for i in test_index}
+                sides.append(tuple(f"letter{n}" in tested for n in (5, 6, 7)))
+            yield train_index, test_index
+
+    monkeypatch.setattr(GroupKFold, "split", spy)
+    result = runner.invoke(app, ["evaluate", "--labels", str(labels), "--metrics", str(project / "m.json"),
+                                 "--plots", str(project / "plots"), "--quiet",
+                                 "--params", str(project / "params.yaml")] + common(project))
+    assert result.exit_code == 0, result.output
+    assert sides and all(six == seven for _, six, seven in sides)
+    assert any(five != six for five, six, _ in sides)
+
+
 def test_suggest_label_import_retrain(project, runner):
     """The retraining loop: suggest -> label in a spreadsheet -> import -> train."""
     train(runner, project)
@@ -385,7 +418,9 @@ def test_suggest_reads_a_sentence_in_its_whole_paragraph(project, runner):
 
 
 def test_audit_finds_a_planted_labelling_error(project, runner):
-    rows = labelled_rows()
+    # each finding its own words: the fixture's phrases repeat across letters so often
+    # that the audit's folds would join letters sharing them (evaluate.letter_groups)
+    rows = [{**r, "text": f"{r['text'][:-1]} ({r['id']})."} for r in labelled_rows()]
     target = next(r for r in rows if r["themes"] == ["workforce"])
     target["themes"] = ["timeliness"]  # wrong on purpose
     (project / "gold.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
