@@ -118,12 +118,13 @@ def canonical(name: str | None) -> str | None:
     return cleaned
 
 
-_WORD = re.compile(r"[A-Za-z0-9'’]+|&")
+_WORD = re.compile(r"[A-Za-z0-9'’]+|&|[.:;!?\n]")   # words, and what ends a phrase
 # Lower-case words inside registry names ("Kingston upon Thames", "Blackburn with Darwen").
 _JOINING = {"and", "upon", "with", "of", "on", "the", "le"}
 # Capitalised words that may follow a name and still be about the authority.
-_COUNCIL_WORDS = {"borough", "city", "county", "council", "metropolitan", "district", "children's",
-                  "children", "local", "unitary", "mbc", "ofsted", "has", "is", "was"}
+_COUNCIL_WORDS = {"borough", "city", "county", "council", "council's", "metropolitan", "district",
+                  "children's", "children", "local", "unitary", "mbc", "ofsted", "safeguarding",
+                  "has", "is", "was"}
 
 
 def find_in(text: str) -> str | None:
@@ -144,6 +145,7 @@ def find_in(text: str) -> str | None:
                 continue
             if not all(upper or word in _JOINING for word, upper in words[i:i + len(parts)]):
                 continue
+            # the next word, unless a full stop or the like ends the name's phrase first
             after = words[i + len(parts)] if i + len(parts) < len(words) else None
             if after and after[1] and after[0] not in _COUNCIL_WORDS:
                 continue

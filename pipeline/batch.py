@@ -809,8 +809,10 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                                  fix="run the same command with --resume; with --jobs 1 the letter "
                                      "that fails is named") from None
             finally:
-                _close(results)
-                restore_hook()
+                try:
+                    _close(results)
+                finally:
+                    restore_hook()
             bar.close()
             summary.errors += plan.skipped
             write_errors(out, summary.errors + summary.duplicates)
@@ -848,7 +850,8 @@ def _quiet_loky_stop():
     threading.excepthook = hook
 
     def restore() -> None:
-        threading.excepthook = before
+        if threading.excepthook is hook:  # not another run's, set since
+            threading.excepthook = before
 
     return restore
 

@@ -111,9 +111,9 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     started = time.perf_counter()
     rules = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
     data = load_dataset(labels, taxonomy, rules)
-    if len(set(data.groups)) < 2:
-        raise LabelsError("all the labelled findings come from one letter", path=str(labels),
-                          fix="cross-validation grouped by letter needs findings of at least 2 letters")
+    need_two_letters(data, labels)
+    # labels of another project have no such set: their figures are the whole ones
+    held_out_rows = [i for i, f in enumerate(data.findings) if held_out_set and f.extra.get("set") == held_out_set]
     merged = theme_params(params)
     rule_results = rules.tag([f.text for f in data.findings])
     oof = out_of_fold(data, taxonomy, merged, folds, rule_results, progress)
@@ -125,8 +125,8 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     }
     scores = {name: theme_scores(gold, predicted, taxonomy.ids) for name, predicted in predictions.items()}
     held_out = None
-    if held_out_set is not None:
-        held_out = _held_out_scores(data, gold, predictions, taxonomy, held_out_set, labels)
+    if held_out_rows:
+        held_out = _held_out_scores(data, gold, predictions, taxonomy, held_out_set, held_out_rows)
 
     records, judgements, letters = judgement_examples(data)
     merged = dict(zip(data.groups, letter_groups(data)))
@@ -162,21 +162,24 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     c = metrics["combined"]
     apart = (f"; on set {held_out['set']} combined micro-F1 {held_out['combined']['micro_f1']:.3f}"
              if held_out else "")
-    return (f"evaluate: {len(data.findings)} findings, {folds} folds grouped by letter; combined "
+    skipped = (f"warning: no finding of {labels} is in the set {held_out_set!r} (evaluate.held_out_set): "
+               "no figures apart\n" if held_out_set and not held_out else "")
+    return skipped + (f"evaluate: {len(data.findings)} findings, {folds} folds grouped by letter; combined "
             f"micro-F1 {c['micro_f1']:.3f} macro-F1 {c['macro_f1']:.3f} (rules "
             f"{metrics['rules']['macro_f1']:.3f}, model {metrics['model']['macro_f1']:.3f} macro)"
             f"{apart} -> {metrics_path} ({seconds:.0f} s)")
 
 
+def need_two_letters(data: Dataset, labels: Path) -> None:
+    if len(set(data.groups)) < 2:
+        raise LabelsError("all the labelled findings come from one letter", path=str(labels),
+                          fix="cross-validation grouped by letter needs findings of at least 2 letters")
+
+
 def _held_out_scores(data: Dataset, gold, predictions: dict, taxonomy: Taxonomy, name: str,
-                     labels: Path) -> dict:
+                     rows: list[int]) -> dict:
     """The same out-of-fold decisions, scored on the findings of one labelling set only:
     a set no rule was refined on shows what the rules' part of the figures owes to that."""
-    rows = [i for i, f in enumerate(data.findings) if f.extra.get("set") == name]
-    if not rows:
-        raise LabelsError(f"no gold finding is in the set {name!r} (evaluate.held_out_set)",
-                          path=str(labels), fix="name a value of the labels' 'set' field, or remove "
-                                                "evaluate.held_out_set from params.yaml")
     figures = {"set": name, "findings": len(rows), "letters": len({data.groups[i] for i in rows})}
     for system, predicted in predictions.items():
         _, micro, macro = theme_scores([gold[i] for i in rows], [predicted[i] for i in rows], taxonomy.ids)

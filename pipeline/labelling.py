@@ -155,12 +155,13 @@ def audit_rows(findings, Y: np.ndarray, proba: np.ndarray, themes: Sequence[str]
 def run_audit(labels: Path, out: Path, params: dict, folds: int, taxonomy: Taxonomy,
               patterns: Path, top: int | None = None) -> str:
     from .dataset import load_dataset
-    from .evaluate import out_of_fold
+    from .evaluate import need_two_letters, out_of_fold
     from .rules import RuleTagger, load_patterns
     from .train import theme_params
 
     rules = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
     data = load_dataset(labels, taxonomy, rules)
+    need_two_letters(data, labels)
     oof = out_of_fold(data, taxonomy, theme_params(params), folds,
                       rules.tag([f.text for f in data.findings]))
     rows = audit_rows(data.findings, data.Y, oof["combined_proba"], list(taxonomy.ids))

@@ -69,9 +69,11 @@ def _check(stage: str, key: str, value, spec: tuple, path: str):
 
 def load_params(path: str | Path | None = None, stage: str | None = None) -> dict:
     """All groups (or one stage's group) of ``path``, checked. Without a path:
-    params.yaml of the working folder, or {} (the code's defaults) where there is none."""
+    params.yaml of the working folder (its groups of other programs left alone), or {}
+    (the code's defaults) where there is none."""
     import yaml
 
+    explicit = path is not None
     if path is None:
         path = DEFAULT_PARAMS_FILE if DEFAULT_PARAMS_FILE.exists() else None
     elif not Path(path).is_file():
@@ -95,6 +97,8 @@ def load_params(path: str | Path | None = None, stage: str | None = None) -> dic
             values = {}
         if not isinstance(values, dict):
             raise ParamsError(f"'{group}' must be a mapping", path=str(path), fix="indent its keys")
+        if group not in SCHEMA and not explicit:
+            continue  # the working folder's params.yaml may be another project's too
         if group not in SCHEMA:
             raise ParamsError(f"unknown group {group!r}", path=str(path),
                               fix=f"the groups are the stages: {', '.join(SCHEMA)}")

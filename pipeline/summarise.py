@@ -348,9 +348,15 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
         handle.write(render_markdown(summary, str(tagged)))
     with atomic_text(out_dir / "report.html") as handle:
         handle.write(render_html(summary, str(tagged)))
-    undated = sum(letter_day(r) is None for r in summary.records)
     unnamed = sum(not (r.get("letter_id") or r.get("source")) for r in summary.records)
-    notes = ([f"{undated} findings from letters with no date, counted as year {UNKNOWN}"] if undated else []) + \
+    if filters and (filters.since or filters.until):
+        # they were left out by the date filter, so they are counted in the file as read
+        undated = sum(letter_day(r) is None for r in records)
+        dates = f"{undated} findings of the file have no date: left out by --since/--until"
+    else:
+        undated = sum(letter_day(r) is None for r in summary.records)
+        dates = f"{undated} findings from letters with no date, counted as year {UNKNOWN}"
+    notes = ([dates] if undated else []) + \
         ([f"{unnamed} findings name no letter (no letter_id or source): each counted as a letter"]
          if unnamed else [])
     return "".join(f"warning: {n}\n" for n in notes) + (

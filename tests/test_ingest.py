@@ -234,6 +234,9 @@ def test_same_stem_in_two_folders_gets_two_ids(tmp_path, runner):
     ("Leaders at Swindon Borough Council have improved services, Ofsted has said.\n", "Swindon"),
     ("Inspectors were reading case records, the report found. Help in Bury St Edmunds is weak.\n", None),
     ("Children in Kingston upon Thames are safer, Ofsted has said.\n", "Kingston upon Thames"),
+    # a name that ends a sentence, or stands before a council word
+    ("Help has improved in Swindon. The report found that leaders act quickly.\n", "Swindon"),
+    ("Swindon Council's children's services are improving, Ofsted has said.\n", "Swindon"),
 ])
 def test_an_authority_is_only_read_from_a_proper_noun(text, authority):
     from pipeline.letter import read_letter_info

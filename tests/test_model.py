@@ -53,11 +53,13 @@ def labelled_rows(n_letters: int = 8, seed: int = 0) -> list[dict]:
             positive = rng.random() < 0.5
             opener = rng.choice(GOOD if positive else BAD)
             body = " and ".join(rng.choice(PHRASES[t]) for t in themes)
+            # a number of its own: letters share phrases, not whole findings (evaluate
+            # counts letters that share several findings as one)
             rows.append({"id": f"letter{letter}#{i:04d}", "letter_id": f"letter{letter}",
-                         "text": f"{opener}, {body}.", "themes": themes,
+                         "text": f"{opener}, {body} (case {letter}{i:02d}).", "themes": themes,
                          "judgement": "strength" if positive else "development"})
         rows.append({"id": f"letter{letter}#0099", "letter_id": f"letter{letter}",
-                     "text": "Inspectors met leaders and looked at case records.", "themes": [],
+                     "text": f"Inspectors met leaders and looked at case records ({letter}).", "themes": [],
                      "judgement": "neutral"})
     return rows
 
@@ -273,10 +275,12 @@ def test_evaluate_is_grouped_by_letter_and_writes_dvc_metrics(project, runner, m
 
     seen = []
     real_split = GroupKFold.split
+    letters = [r["letter_id"] for r in labelled_rows()]
 
     def spy(self, X, y=None, groups=None):
         for train_index, test_index in real_split(self, X, y, groups):
-            seen.append(({groups[i] for i in train_index}, {groups[i] for i in test_index}))
+            if len(groups) == len(letters):  # the outer folds: by the findings' own letters
+                seen.append(({letters[i] for i in train_index}, {letters[i] for i in test_index}))
             yield train_index, test_index
 
     monkeypatch.setattr(GroupKFold, "split", spy)
@@ -286,7 +290,8 @@ def test_evaluate_is_grouped_by_letter_and_writes_dvc_metrics(project, runner, m
                                  "--report", str(project / "reports" / "evaluation.md"), "--quiet",
                                  "--params", str(project / "params.yaml")] + common(project))
     assert result.exit_code == 0, result.output
-    assert seen and all(not (train & test) for train, test in seen)
+    # the outer folds of the themes, then those of the judgement comparison (every row judged)
+    assert len(seen) == 8 and all(not (train & test) for train, test in seen)
     values = json.loads(metrics.read_text())
     for system in ("rules", "model", "combined"):
         assert 0.0 <= values[system]["micro_f1"] <= 1.0 and "macro_f1" in values[system]
@@ -315,8 +320,11 @@ def test_evaluate_scores_a_held_out_labelling_set_apart(project, runner):
     assert held_out["set"] == "round2" and held_out["findings"] == 26 and held_out["letters"] == 2
     assert {"rules", "model", "combined"} <= set(held_out)
     assert "## On findings no rule was refined on (set round2)" in (project / "e.md").read_text()
+    # labels without that set (another project's): the whole figures, and a warning
     result = evaluate("round9")
-    assert result.exit_code == 1 and "no gold finding is in the set 'round9'" in result.stderr
+    assert result.exit_code == 0, result.output
+    assert "is in the set 'round9' (evaluate.held_out_set): no figures apart" in result.stderr
+    assert "held_out" not in json.loads((project / "m.json").read_text())
 
 
 def test_letters_that_share_a_finding_are_one_group_in_evaluate(project, runner, monkeypatch):
@@ -324,7 +332,7 @@ def test_letters_that_share_a_finding_are_one_group_in_evaluate(project, runner,
 
     # every finding its own words, but for three that letter7 shares with letter6 (and one
     # that letter5 shares with letter6: a phrase in common is chance, not the same letter)
-    rows = [{**r, "text": f"{r['text'][:-1]} ({r['id']})."} for r in labelled_rows()]
+    rows = labelled_rows()
     six = [r for r in rows if r["letter_id"] == "letter6"]
     seven = [i for i, r in enumerate(rows) if r["letter_id"] == "letter7"]
     five = next(i for i, r in enumerate(rows) if r["letter_id"] == "letter5")
@@ -418,9 +426,7 @@ def test_suggest_reads_a_sentence_in_its_whole_paragraph(project, runner):
 
 
 def test_audit_finds_a_planted_labelling_error(project, runner):
-    # each finding its own words: the fixture's phrases repeat across letters so often
-    # that the audit's folds would join letters sharing them (evaluate.letter_groups)
-    rows = [{**r, "text": f"{r['text'][:-1]} ({r['id']})."} for r in labelled_rows()]
+    rows = labelled_rows()
     target = next(r for r in rows if r["themes"] == ["workforce"])
     target["themes"] = ["timeliness"]  # wrong on purpose
     (project / "gold.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
@@ -468,7 +474,7 @@ def test_the_built_in_defaults_are_the_repository_params():
     assert judgement_settings({}) == judgement_settings(train)
 
 
-def test_a_missing_params_file_or_an_unknown_group_is_an_error(tmp_path, runner):
+def test_a_missing_params_file_or_an_unknown_group_is_an_error(tmp_path, runner, monkeypatch):
     missing = tmp_path / "nosuch.yaml"
     with pytest.raises(ParamsError, match="parameters file not found"):
         load_params(missing)
@@ -479,3 +485,7 @@ def test_a_missing_params_file_or_an_unknown_group_is_an_error(tmp_path, runner)
     typo.write_text("trian:\n  C: 2.0\n", encoding="utf-8")
     with pytest.raises(ParamsError, match="unknown group 'trian'"):
         load_params(typo)
+    # the working folder's params.yaml, read without --params, may be another program's too
+    typo.write_text("prepare:\n  split: 0.2\ntrain:\n  C: 2.0\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_params(None, "train") == {"C": 2.0}
