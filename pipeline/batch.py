@@ -715,33 +715,14 @@ def _results(jobs: list[LetterJob], config: TaggerConfig, tagger, n_jobs: int,
              output_format: str) -> Iterable[LetterResult]:
     if n_jobs == 1:
         return (tag_letter(job, tagger, output_format) for job in jobs)
-    from joblib import Parallel, delayed, parallel_config
+    from joblib import Parallel, delayed
 
-    with parallel_config(backend="loky", initializer=_watch_parent, initargs=(os.getpid(),)):
+    from .workers import worker_pool
+
+    with worker_pool():
         parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1,
                             pre_dispatch=f"{4 * n_jobs}")
         return parallel(delayed(_tag_in_worker)(job, config, output_format) for job in jobs)
-
-
-def _watch_parent(parent: int) -> None:
-    """In each worker: end it when the run that started it is gone. A run killed
-    (kill -9, the out-of-memory killer) cannot stop its workers, and they would wait
-    for ever, each holding a tagger's memory, on a pipe nobody reads.
-
-    Ctrl-C reaches every process of the terminal's group; the run stops its workers
-    itself. A worker that also stopped at once broke loky's bookkeeping mid-shutdown
-    (a traceback from its manager thread above the one-line message)."""
-    import signal
-    import threading
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_format: str = "jsonl",

@@ -23,6 +23,18 @@ SEED_FILES = {
 }
 
 
+def kill_and_expect_workers_to_end(process, workers, what: str = "run") -> None:
+    """kill -9 the run, then give its worker processes 15 s to notice and end."""
+    import psutil
+
+    process.kill()
+    process.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    for worker in alive:
+        worker.kill()
+    assert not alive, f"{len(alive)} of {len(workers)} worker processes outlived the killed {what}"
+
+
 def golden_lines(segmented) -> list[str]:
     """The golden-file form of a segmented letter: metadata, then one line per finding."""
     info = segmented.info

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, REPO, SEED_FILES
+from conftest import CORPUS, REPO, SEED_FILES, kill_and_expect_workers_to_end
 from pipeline.cli import app
 
 RULES = ["--method", "rules", "--quiet", "--themes", str(REPO / "labels" / "themes.yaml"),
@@ -216,12 +216,7 @@ def test_a_killed_run_leaves_no_worker_behind(tmp_path):
     workers = [c for c in psutil.Process(process.pid).children(recursive=True)
                if "loky" in " ".join(c.cmdline())]
     assert process.poll() is None and len(workers) >= 2, "the run ended before the kill"
-    process.kill()
-    process.wait()
-    gone, alive = psutil.wait_procs(workers, timeout=15)
-    for worker in alive:
-        worker.kill()
-    assert not alive, f"{len(alive)} of {len(workers)} worker processes outlived the killed run"
+    kill_and_expect_workers_to_end(process, workers)
 
 
 def test_resume_skips_letters_by_content_and_retags_a_changed_one(tmp_path, runner):

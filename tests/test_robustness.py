@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, SEED_FILES
+from conftest import REPO, SEED_FILES, kill_and_expect_workers_to_end
 from pipeline.cli import app
 from pipeline.errors import InputError, LabelsError
 from pipeline.ingest import SUPPORTED, parse_bytes
@@ -222,6 +222,33 @@ def test_a_kill_during_train_leaves_the_old_model_intact(project):
                              "--patterns", str(tmp_path / "patterns.jsonl")],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_train_leaves_no_worker_behind(project):
+    """The theme model's regressions are fitted by loky workers; kill -9 gives train no
+    chance to stop them, and they waited for ever, each holding its memory."""
+    import psutil
+
+    args = [sys.executable, "-m", "pipeline.cli", "train", "--labels", str(project / "gold.jsonl"),
+            "--out-dir", str(project / "models"), "--themes", str(project / "themes.yaml"),
+            "--patterns", str(project / "patterns.jsonl"), "--params", str(project / "params.yaml")]
+    for attempt in range(5):
+        process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        workers = []
+        while process.poll() is None and len(workers) < 2:
+            try:
+                workers = [c for c in psutil.Process(process.pid).children(recursive=True)
+                           if "LokyProcess" in " ".join(c.cmdline())]
+            except psutil.Error:
+                pass
+            time.sleep(0.005)
+        if workers and process.poll() is None:
+            break
+        process.wait()
+    assert process.poll() is None and workers, "train ended before its workers could be seen"
+    time.sleep(1.0)  # the workers have started: their watch is in place
+    kill_and_expect_workers_to_end(process, workers, "train")
 
 
 # ----------------------------------------------------------------- untrusted files
