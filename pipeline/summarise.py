@@ -102,12 +102,16 @@ class Filters:
         """The findings kept, and the letters in scope: those that pass the letter
         filters (authority, kind, dates), whatever their findings' judgements, so that
         a share of letters keeps its meaning under --judgement."""
-        for judgement in self.judgements:
+        judgements = {j.strip().lower() for j in self.judgements}   # case aside, as the others
+        for judgement in sorted(judgements):
             if judgement not in JUDGEMENTS:
                 raise ParamsError(f"--judgement {judgement!r} is not a judgement",
                                   fix=f"use one of {', '.join(JUDGEMENTS)}")
         since = parse_day(self.since, False, "--since") if self.since else None
         until = parse_day(self.until, True, "--until") if self.until else None
+        if since and until and since > until:
+            raise ParamsError(f"--since {self.since} is after --until {self.until}",
+                              fix="swap them, or check the years")
         authorities = {a.strip().lower() for a in self.authorities}
         kinds = {k.strip().lower() for k in self.kinds}
         kept: list[dict] = []
@@ -122,7 +126,7 @@ class Filters:
                 if day is None or (since and day < since) or (until and day > until):
                     continue
             scope.setdefault(letter_of(r), r)
-            if self.judgements and judgement_of(r) not in self.judgements:
+            if judgements and judgement_of(r) not in judgements:
                 continue
             kept.append(r)
         return kept, scope
@@ -330,8 +334,8 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
     summary = summarise(records, taxonomy, filters or Filters(), per_theme)
     if not summary.records:
         raise InputError(f"no finding matches the filters ({describe_filters(summary.filters)})",
-                         path=str(tagged), fix="widen the filters; authority and kind are matched "
-                                               "exactly, case aside")
+                         path=str(tagged), fix=_absent_values(records, filters or Filters())
+                         or "widen the filters; authority and kind are matched exactly, case aside")
     tables = {name: public(rows) for name, rows in summary.tables().items()}
     for name, rows in tables.items():
         columns = list(rows[0].keys()) if rows else ["theme"]
@@ -362,6 +366,19 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
     return "".join(f"warning: {n}\n" for n in notes) + (
         f"summarise: {len(summary.records)} findings from {summary.letters} letters -> {out_dir} "
         f"(CSV, summary.xlsx, summary.json, report.md, report.html)")
+
+
+def _absent_values(records: list[dict], filters: Filters) -> str:
+    """For a filter that matched nothing: the values the file does have."""
+    notes = []
+    for option, field_name, wanted in (("--authority", "authority", filters.authorities),
+                                       ("--kind", "kind", filters.kinds)):
+        present = sorted({str(r.get(field_name)) for r in records if r.get(field_name)})
+        missing = [w for w in wanted if w.strip().lower() not in {p.lower() for p in present}]
+        if missing:
+            shown = ", ".join(present[:12]) + (f" and {len(present) - 12} more" if len(present) > 12 else "")
+            notes.append(f"no {option} {', '.join(missing)} in the file; it has: {shown or 'none'}")
+    return "; ".join(notes)
 
 
 def describe_filters(filters: dict) -> str:

@@ -132,6 +132,7 @@ def fixture_records() -> list[dict]:
     (["--kind", "Focused_Visit"], {"l1", "l3"}, None),
     # a judgement filter keeps findings, not letters: shares stay shares of all letters
     (["--judgement", "development"], {"l1", "l2", "l3", "l4"}, {"l1", "l3", "l4"}),
+    (["--judgement", "Development"], {"l1", "l2", "l3", "l4"}, {"l1", "l3", "l4"}),
     (["--judgement", "development", "--authority", "Blackpool"], {"l1", "l2"}, {"l1"}),
 ])
 def test_filters(tmp_path, runner, options, letters, kept):
@@ -204,6 +205,8 @@ def test_text_that_looks_like_a_formula_stays_text_in_the_xlsx(tmp_path, runner)
     (["--until", "2020-13"], "--until '2020-13' is not a date"),
     (["--judgement", "bad"], "--judgement 'bad' is not a judgement"),
     (["--authority", "Nowhere"], "no finding matches the filters (authority Nowhere)"),
+    (["--kind", "focused-visit"], "no --kind focused-visit in the file; it has: focused_visit, inspection_report"),
+    (["--since", "2022", "--until", "2020"], "--since 2022 is after --until 2020"),
 ])
 def test_bad_filters_are_one_line_errors(tmp_path, runner, options, message):
     tagged = tmp_path / "tagged.jsonl"
