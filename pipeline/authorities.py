@@ -118,7 +118,7 @@ def canonical(name: str | None) -> str | None:
     return cleaned
 
 
-_WORD = re.compile(r"[A-Za-z0-9'’]+|&|[.:;!?\n]")   # words, and what ends a phrase
+_WORD = re.compile(r"[A-Za-z0-9'’]+|&|[.:;!?]")   # words, and what ends a phrase (a line break does not)
 # Lower-case words inside registry names ("Kingston upon Thames", "Blackburn with Darwen").
 _JOINING = {"and", "upon", "with", "of", "on", "the", "le"}
 # Capitalised words that may follow a name and still be about the authority.
@@ -133,8 +133,11 @@ def find_in(text: str) -> str | None:
     Only a proper noun counts: every word of the name capitalised ("inspectors were
     reading case records" does not name Reading), and not followed by another
     capitalised word unless it is a council word ("Bury St Edmunds" is not Bury)."""
-    words = [(("and" if m.group() == "&" else m.group().lower().replace("’", "'")), m.group()[:1].isupper())
-             for m in _WORD.finditer(text)]
+    words = []
+    for m in _WORD.finditer(text):
+        if m.group() == "." and words and words[-1][0] == "st":
+            continue  # "St. Helens": an abbreviation, not the end of a sentence
+        words.append((("and" if m.group() == "&" else m.group().lower().replace("’", "'")), m.group()[:1].isupper()))
     for i in range(len(words)):
         if not words[i][1]:
             continue

@@ -112,8 +112,7 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     rules = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
     data = load_dataset(labels, taxonomy, rules)
     need_two_letters(data, labels)
-    # labels of another project have no such set: their figures are the whole ones
-    held_out_rows = [i for i, f in enumerate(data.findings) if held_out_set and f.extra.get("set") == held_out_set]
+    held_out_rows = held_out_findings(data, held_out_set, labels)
     merged = theme_params(params)
     rule_results = rules.tag([f.text for f in data.findings])
     oof = out_of_fold(data, taxonomy, merged, folds, rule_results, progress)
@@ -162,12 +161,25 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     c = metrics["combined"]
     apart = (f"; on set {held_out['set']} combined micro-F1 {held_out['combined']['micro_f1']:.3f}"
              if held_out else "")
-    skipped = (f"warning: no finding of {labels} is in the set {held_out_set!r} (evaluate.held_out_set): "
-               "no figures apart\n" if held_out_set and not held_out else "")
+    skipped = (f"warning: the findings of {labels} name no labelling set ('set'): no figures apart for "
+               f"{held_out_set!r} (evaluate.held_out_set)\n" if held_out_set and not held_out else "")
     return skipped + (f"evaluate: {len(data.findings)} findings, {folds} folds grouped by letter; combined "
             f"micro-F1 {c['micro_f1']:.3f} macro-F1 {c['macro_f1']:.3f} (rules "
             f"{metrics['rules']['macro_f1']:.3f}, model {metrics['model']['macro_f1']:.3f} macro)"
             f"{apart} -> {metrics_path} ({seconds:.0f} s)")
+
+
+def held_out_findings(data: Dataset, name: str | None, labels: Path) -> list[int]:
+    """The findings of the labelling set scored apart. Labels with no sets at all (another
+    project's) have none, and a warning says so; a set name the labels do not have is an
+    error, before the folds are fitted."""
+    if not name:
+        return []
+    sets = sorted({str(f.extra["set"]) for f in data.findings if f.extra.get("set")})
+    if sets and name not in sets:
+        raise LabelsError(f"no finding is in the set {name!r} (evaluate.held_out_set)", path=str(labels),
+                          fix=f"the labels' sets are {', '.join(sets)}")
+    return [i for i, f in enumerate(data.findings) if f.extra.get("set") == name]
 
 
 def need_two_letters(data: Dataset, labels: Path) -> None:

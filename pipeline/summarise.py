@@ -354,9 +354,10 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
         handle.write(render_html(summary, str(tagged)))
     unnamed = sum(not (r.get("letter_id") or r.get("source")) for r in summary.records)
     if filters and (filters.since or filters.until):
-        # they were left out by the date filter, so they are counted in the file as read
-        undated = sum(letter_day(r) is None for r in records)
-        dates = f"{undated} findings of the file have no date: left out by --since/--until"
+        # left out by the date filter: counted among the findings the other filters keep
+        others, _ = Filters(filters.authorities, filters.kinds, filters.judgements).apply(records)
+        undated = sum(letter_day(r) is None for r in others)
+        dates = f"{undated} findings have no date: left out by --since/--until"
     else:
         undated = sum(letter_day(r) is None for r in summary.records)
         dates = f"{undated} findings from letters with no date, counted as year {UNKNOWN}"
@@ -374,10 +375,13 @@ def _absent_values(records: list[dict], filters: Filters) -> str:
     for option, field_name, wanted in (("--authority", "authority", filters.authorities),
                                        ("--kind", "kind", filters.kinds)):
         present = sorted({str(r.get(field_name)) for r in records if r.get(field_name)})
-        missing = [w for w in wanted if w.strip().lower() not in {p.lower() for p in present}]
+        missing = [w for w in wanted if w.strip().lower() not in {p.strip().lower() for p in present}]
         if missing:
             shown = ", ".join(present[:12]) + (f" and {len(present) - 12} more" if len(present) > 12 else "")
             notes.append(f"no {option} {', '.join(missing)} in the file; it has: {shown or 'none'}")
+    if (filters.since or filters.until) and all(letter_day(r) is None for r in records):
+        notes.append("no finding of the file has a date (a CSV from 'tag' has no inspection dates: "
+                     "summarise its JSONL)")
     return "; ".join(notes)
 
 

@@ -30,7 +30,14 @@ def watch_parent(parent: int) -> None:
 
 
 def worker_pool(**options):
-    """joblib's settings for a parallel step whose workers end with the run."""
-    from joblib import parallel_config
+    """joblib's settings for a parallel step whose workers end with the run; none inside
+    another joblib worker (a grid search around the model), where joblib's own nesting
+    rule applies rather than a new pool per worker."""
+    import contextlib
 
+    from joblib import parallel_config
+    from joblib.parallel import get_active_backend
+
+    if getattr(get_active_backend()[0], "nesting_level", 0) > 0:
+        return contextlib.nullcontext()
     return parallel_config(backend="loky", initializer=watch_parent, initargs=(os.getpid(),), **options)

@@ -237,6 +237,10 @@ def test_same_stem_in_two_folders_gets_two_ids(tmp_path, runner):
     # a name that ends a sentence, or stands before a council word
     ("Help has improved in Swindon. The report found that leaders act quickly.\n", "Swindon"),
     ("Swindon Council's children's services are improving, Ofsted has said.\n", "Swindon"),
+    # a line break inside a name does not end it; "St." is an abbreviation
+    ("Leaders in North\nYorkshire act quickly, Ofsted has said.\n", "North Yorkshire"),
+    ("Visits in Bury\nSt Edmunds are slow, the report found.\n", None),
+    ("Children in St. Helens are safer, Ofsted has said.\n", "St Helens"),
 ])
 def test_an_authority_is_only_read_from_a_proper_noun(text, authority):
     from pipeline.letter import read_letter_info

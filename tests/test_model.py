@@ -307,7 +307,7 @@ def test_evaluate_scores_a_held_out_labelling_set_apart(project, runner):
     labels = write_labels(project / "rounds.jsonl", rows)
     params = project / "params.yaml"
 
-    def evaluate(held_out: str):
+    def evaluate(held_out: str, labels: Path = labels):
         params.write_text(f"train:\n  seed: 1\n  inner_folds: 3\n  min_df: 1\nevaluate:\n  folds: 4\n"
                           f"  held_out_set: {held_out}\n", encoding="utf-8")
         return runner.invoke(app, ["evaluate", "--labels", str(labels), "--metrics", str(project / "m.json"),
@@ -320,10 +320,14 @@ def test_evaluate_scores_a_held_out_labelling_set_apart(project, runner):
     assert held_out["set"] == "round2" and held_out["findings"] == 26 and held_out["letters"] == 2
     assert {"rules", "model", "combined"} <= set(held_out)
     assert "## On findings no rule was refined on (set round2)" in (project / "e.md").read_text()
-    # labels without that set (another project's): the whole figures, and a warning
+    # a set the labels do not have: a typo, refused before the folds are fitted
     result = evaluate("round9")
+    assert result.exit_code == 1 and "no finding is in the set 'round9'" in result.stderr
+    assert "the labels' sets are round1, round2" in result.stderr
+    # labels with no sets at all (another project's): the whole figures, and a warning
+    result = evaluate("round2", write_labels(project / "plain.jsonl", labelled_rows()))
     assert result.exit_code == 0, result.output
-    assert "is in the set 'round9' (evaluate.held_out_set): no figures apart" in result.stderr
+    assert "name no labelling set ('set'): no figures apart for 'round2'" in result.stderr
     assert "held_out" not in json.loads((project / "m.json").read_text())
 
 

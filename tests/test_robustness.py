@@ -230,9 +230,12 @@ def test_a_killed_train_leaves_no_worker_behind(project):
     chance to stop them, and they waited for ever, each holding its memory."""
     import psutil
 
+    params = project / "params.yaml"
+    params.write_text(params.read_text(encoding="utf-8").replace("train:\n", "train:\n  jobs: 2\n"),
+                      encoding="utf-8")  # workers, whatever the machine's cores
     args = [sys.executable, "-m", "pipeline.cli", "train", "--labels", str(project / "gold.jsonl"),
             "--out-dir", str(project / "models"), "--themes", str(project / "themes.yaml"),
-            "--patterns", str(project / "patterns.jsonl"), "--params", str(project / "params.yaml")]
+            "--patterns", str(project / "patterns.jsonl"), "--params", str(params)]
     for attempt in range(5):
         process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         workers = []

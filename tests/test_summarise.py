@@ -177,7 +177,12 @@ def test_findings_with_no_letter_or_letter_date_are_counted_and_dated_as_they_ca
     undated.write_text("".join(json.dumps({**r, "letter_date": None}) + "\n" for r in records), encoding="utf-8")
     result = runner.invoke(app, ["summarise", str(undated), "--out", str(tmp_path / "u"),
                                  "--params", str(REPO / "params.yaml"), "--since", "2019"] + THEMES)
-    assert "warning: 3 findings of the file have no date: left out by --since/--until" in result.output
+    assert "warning: 3 findings have no date: left out by --since/--until" in result.output
+    # counted among the findings the other filters keep (Lancashire's is left out by --authority)
+    result = runner.invoke(app, ["summarise", str(undated), "--out", str(tmp_path / "k"), "--authority", "Kent",
+                                 "--authority", "Blackpool", "--params", str(REPO / "params.yaml"),
+                                 "--since", "2019"] + THEMES)
+    assert "warning: 2 findings have no date" in result.output
 
 
 def test_text_that_looks_like_a_formula_stays_text_in_the_xlsx(tmp_path, runner):
