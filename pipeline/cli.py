@@ -402,25 +402,14 @@ def rules_report_command(
     \b
         safeguarding-themes rules report --out reports/rules.md --json reports/rules.json
     """
-    from .labelset import load_labelled
-    from .outputs import atomic_text, write_json
-    from .rules import RuleTagger, load_patterns
-    from .rules_report import render_markdown, rules_report
+    from .rules_report import run_rules_report
     from .themes import load_taxonomy
 
-    taxonomy = load_taxonomy(themes)
-    tagger = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
-    report = rules_report(load_labelled(gold, taxonomy), tagger)
-    text = render_markdown(report)
+    text, summary = run_rules_report(gold, patterns, load_taxonomy(themes), out, json_out)
     if out is None:
         typer.echo(text)
     else:
-        with atomic_text(out) as handle:
-            handle.write(text)
-        typer.echo(f"rules report: micro-F1 {report['micro']['f1']:.3f}, macro-F1 "
-                   f"{report['macro']['f1']:.3f} on {report['findings']} findings -> {out}", err=True)
-    if json_out is not None:
-        write_json(json_out, report)
+        typer.echo(summary, err=True)
 
 
 def main() -> None:

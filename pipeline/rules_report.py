@@ -11,6 +11,7 @@ fire are listed. Per theme: precision, recall and F1 of the rules alone.
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Sequence
 
 from .labelset import LabelledFinding
@@ -107,3 +108,23 @@ def render_markdown(report: dict) -> str:
     lines += ["", "## Rules that never fire", ""]
     lines += [f"- {rule}" for rule in report["never_fire"]] or ["(none)"]
     return "\n".join(lines) + "\n"
+
+
+def run_rules_report(gold: Path, patterns: Path, taxonomy, out: Path | None = None,
+                     json_out: Path | None = None) -> tuple[str, str]:
+    """The report of every rule against ``gold``: its Markdown (written to ``out``
+    where given, the figures to ``json_out``) and a one-line summary."""
+    from .labelset import load_labelled
+    from .outputs import atomic_text, write_json
+    from .rules import load_patterns
+
+    tagger = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
+    report = rules_report(load_labelled(gold, taxonomy), tagger)
+    text = render_markdown(report)
+    if out is not None:
+        with atomic_text(out) as handle:
+            handle.write(text)
+    if json_out is not None:
+        write_json(json_out, report)
+    return text, (f"rules report: micro-F1 {report['micro']['f1']:.3f}, macro-F1 {report['macro']['f1']:.3f} "
+                  f"on {report['findings']} findings -> {out}")
