@@ -35,16 +35,17 @@ SYSTEMS = ("rules", "model", "combined")
 
 
 def out_of_fold(data: Dataset, taxonomy: Taxonomy, params: dict, folds: int,
-                rule_results: list, progress=None) -> dict[str, np.ndarray]:
+                rule_results: list, progress=None, groups: list[str] | None = None) -> dict[str, np.ndarray]:
     """Out-of-fold probabilities and decisions of the model alone and of the combined
-    tagger; the combined decisions are made as `tag` makes them (``tag.decide``)."""
+    tagger; the combined decisions are made as `tag` makes them (``tag.decide``).
+    The folds are by ``groups`` (default: ``letter_groups(data)``)."""
     from .tag import decide
 
     n, k = data.Y.shape
     outputs = {name: np.zeros((n, k)) for name in
                ("model_proba", "model_pred", "combined_proba", "combined_pred")}
     settings = {"model": {**params, "rule_features": False}, "combined": {**params, "rule_features": True}}
-    groups = letter_groups(data)
+    groups = letter_groups(data) if groups is None else groups
     splits = list(GroupKFold(n_splits=min(folds, len(set(groups)))).split(data.records, data.Y, groups))
     ids = list(taxonomy.ids)
     for fold, (train, test) in enumerate(splits):
@@ -113,9 +114,9 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     data = load_dataset(labels, taxonomy, rules)
     need_two_letters(data, labels)
     held_out_rows = held_out_findings(data, held_out_set, labels)
-    merged = theme_params(params)
     rule_results = rules.tag([f.text for f in data.findings])
-    oof = out_of_fold(data, taxonomy, merged, folds, rule_results, progress)
+    groups = letter_groups(data)
+    oof = out_of_fold(data, taxonomy, theme_params(params), folds, rule_results, progress, groups)
     gold = [f.themes for f in data.findings]
     predictions = {
         "rules": [r.themes for r in rule_results],
@@ -128,9 +129,9 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
         held_out = _held_out_scores(data, gold, predictions, taxonomy, held_out_set, held_out_rows)
 
     records, judgements, letters = judgement_examples(data)
-    merged = dict(zip(data.groups, letter_groups(data)))
+    group_of = dict(zip(data.groups, groups))
     try:
-        judgement = compare_judgement(records, judgements, [merged[letter] for letter in letters],
+        judgement = compare_judgement(records, judgements, [group_of[letter] for letter in letters],
                                       judgement_settings(params), folds)
     except CannotCompare as reason:
         judgement = {"findings": len(judgements), "not_compared": str(reason)}

@@ -93,15 +93,15 @@ def load_params(path: str | Path | None = None, stage: str | None = None) -> dic
                           fix="see params.yaml in the repository")
     checked: dict = {}
     for group, values in data.items():
-        if group not in SCHEMA and not explicit:
-            continue  # the working folder's params.yaml may be another project's too
+        if group not in SCHEMA:
+            if not explicit:
+                continue  # the working folder's params.yaml may be another project's too
+            raise ParamsError(f"unknown group {group!r}", path=str(path),
+                              fix=f"the groups are the stages: {', '.join(SCHEMA)}")
         if values is None:
             values = {}
         if not isinstance(values, dict):
             raise ParamsError(f"'{group}' must be a mapping", path=str(path), fix="indent its keys")
-        if group not in SCHEMA:
-            raise ParamsError(f"unknown group {group!r}", path=str(path),
-                              fix=f"the groups are the stages: {', '.join(SCHEMA)}")
         schema = SCHEMA[group]
         checked[group] = {}
         for key, value in values.items():

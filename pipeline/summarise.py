@@ -98,10 +98,11 @@ class Filters:
         return {"authority": sorted(self.authorities), "kind": sorted(self.kinds),
                 "judgement": sorted(self.judgements), "since": self.since, "until": self.until}
 
-    def apply(self, records: Iterable[dict]) -> tuple[list[dict], dict[str, dict]]:
+    def apply(self, records: Iterable[dict]) -> tuple[list[dict], dict[str, dict], int]:
         """The findings kept, and the letters in scope: those that pass the letter
         filters (authority, kind, dates), whatever their findings' judgements, so that
-        a share of letters keeps its meaning under --judgement."""
+        a share of letters keeps its meaning under --judgement; and how many findings
+        the other filters kept that a date filter left out for having no date."""
         judgements = {j.strip().lower() for j in self.judgements}   # case aside, as the others
         for judgement in sorted(judgements):
             if judgement not in JUDGEMENTS:
@@ -116,20 +117,22 @@ class Filters:
         kinds = {k.strip().lower() for k in self.kinds}
         kept: list[dict] = []
         scope: dict[str, dict] = {}   # letter -> one of its findings (for its authority, year)
+        undated = 0
         for r in records:
             if authorities and (r.get("authority") or "").strip().lower() not in authorities:
                 continue
             if kinds and (r.get("kind") or "").lower() not in kinds:
                 continue
+            judged = not judgements or judgement_of(r) in judgements
             if since or until:
                 day = letter_day(r)
                 if day is None or (since and day < since) or (until and day > until):
+                    undated += day is None and judged
                     continue
             scope.setdefault(letter_of(r), r)
-            if judgements and judgement_of(r) not in judgements:
-                continue
-            kept.append(r)
-        return kept, scope
+            if judged:
+                kept.append(r)
+        return kept, scope, undated
 
 
 def judgement_of(record: dict) -> str:
@@ -168,6 +171,7 @@ class Summary:
     records: list[dict]
     filters: dict
     scope: dict = field(default_factory=dict)   # letters that pass the letter filters
+    undated_left_out: int = 0   # findings a date filter left out for having no date
     themes: list[dict] = field(default_factory=list)
     authority_theme: list[dict] = field(default_factory=list)
     year_theme: list[dict] = field(default_factory=list)
@@ -252,8 +256,8 @@ def typical_findings(records: list[dict], taxonomy: Taxonomy, per_theme: int) ->
 
 def summarise(records: list[dict], taxonomy: Taxonomy, filters: Filters,
               per_theme: int = 5) -> Summary:
-    kept, scope = filters.apply(records)
-    summary = Summary(taxonomy, kept, filters.describe(), scope)
+    kept, scope, undated = filters.apply(records)
+    summary = Summary(taxonomy, kept, filters.describe(), scope, undated)
     summary.themes = theme_table(kept, taxonomy, set(scope))
     summary.authority_theme = cross_table(kept, taxonomy, "authority",
                                           lambda r: (r.get("authority") or UNKNOWN), scope)
@@ -354,9 +358,7 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
         handle.write(render_html(summary, str(tagged)))
     unnamed = sum(not (r.get("letter_id") or r.get("source")) for r in summary.records)
     if filters and (filters.since or filters.until):
-        # left out by the date filter: counted among the findings the other filters keep
-        others, _ = Filters(filters.authorities, filters.kinds, filters.judgements).apply(records)
-        undated = sum(letter_day(r) is None for r in others)
+        undated = summary.undated_left_out
         dates = f"{undated} findings have no date: left out by --since/--until"
     else:
         undated = sum(letter_day(r) is None for r in summary.records)

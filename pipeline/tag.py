@@ -241,15 +241,16 @@ def check_models(models_dir: Path, taxonomy: Taxonomy, patterns: str | Path, ver
     from .train import JUDGEMENT_ARTIFACT, THEMES_ARTIFACT
 
     themes_path, judgement_path = models_dir / THEMES_ARTIFACT, models_dir / JUDGEMENT_ARTIFACT
+    kinds = {themes_path: "themes", judgement_path: "judgement"}
     metas = {themes_path: read_meta(themes_path)}
     if judgement_path.exists():
         metas[judgement_path] = read_meta(judgement_path)
-    for path, kind in ((themes_path, "themes"), (judgement_path, "judgement")):
-        if path in metas and metas[path].get("kind") != kind:
-            raise ModelError(f"not a {kind} model (kind {metas[path].get('kind')!r})", path=str(path),
+    for path, meta in metas.items():
+        if meta.get("kind") != kinds[path]:
+            raise ModelError(f"not a {kinds[path]} model (kind {meta.get('kind')!r})", path=str(path),
                              fix="check the path")
-        if path in metas and verify:
-            verify_artifact(path, metas[path])
+        if verify:
+            verify_artifact(path, meta)
     if list(metas[themes_path].get("themes", [])) != list(taxonomy.ids):
         raise ModelError(f"the model's themes differ from {taxonomy.path}", path=str(themes_path),
                          fix="retrain with 'safeguarding-themes train' after changing the taxonomy")
