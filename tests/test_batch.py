@@ -178,7 +178,8 @@ def test_ctrl_c_with_two_jobs_prints_one_line(tmp_path):
     """Ctrl-C reaches the run and its workers (the terminal's process group): the run
     stops them and says one line. It used to print a traceback of loky's manager
     thread, or the resource tracker's warnings, in most tries."""
-    folder = letters_folder(tmp_path, corpus_pdfs=12)
+    # every corpus PDF: a run of a few seconds, so that Ctrl-C lands while it works
+    folder = letters_folder(tmp_path, corpus_pdfs=len(list(CORPUS.glob("*.pdf"))))
     journal = tmp_path / "t.jsonl.partial.journal"
     for attempt in range(3):
         for leftover in (journal, tmp_path / "t.jsonl.partial"):
