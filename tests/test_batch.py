@@ -128,12 +128,15 @@ def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path, fmt, jobs)
                    capture_output=True)
 
     out = tmp_path / f"tagged.{fmt}"
+    partial = tmp_path / f"tagged.{fmt}.partial"
     journal = tmp_path / f"tagged.{fmt}.partial.journal"
     seed = random.randrange(1 << 30)
     choose = random.Random(seed)
     last = letters - 4
     for attempt in range(4):
         out.write_text("an earlier output\n", encoding="utf-8")
+        for leftover in (partial, journal):
+            leftover.unlink(missing_ok=True)
         stop_after = choose.randrange(1, last)   # letters left to kill it in
         process = subprocess.Popen(cli(str(folder), "--out", str(out), *options), cwd=REPO,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -144,23 +147,25 @@ def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path, fmt, jobs)
                 break
             time.sleep(0.005)
         time.sleep(choose.random() * 0.02)   # somewhere in the next letter
-        if journal.exists():
-            break
-        # Workers run ahead of the writer: the last letters can all be written within
-        # that pause and the run finish before the kill. That is no kill mid-run: try
-        # again, earlier in the run.
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            assert process.wait() == -signal.SIGKILL
+            # A kill after the partial output became the output (while the run wrote its
+            # record) is a kill of a finished run, not one mid-run
+            if partial.exists():
+                break
         process.wait()
+        # Workers run ahead of the writer: the last letters can all be written within
+        # that pause and the run finish before the kill. Try again, earlier in the run.
         last = max(2, stop_after)
-    assert process.poll() is None, f"the run ended before the kill (seed {seed})"
-    os.kill(process.pid, signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL, f"the run ended before the kill (seed {seed})"
+    else:
+        pytest.fail(f"every run finished before the kill (seed {seed})")
 
     # the earlier output is intact, and the partial one holds whole letters only
     assert out.read_text(encoding="utf-8") == "an earlier output\n"
-    partial = (tmp_path / f"tagged.{fmt}.partial").read_bytes()
     done = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()[1:]]
     assert done, f"seed {seed}"
-    kept = partial[:done[-1]["end"]]
+    kept = partial.read_bytes()[:done[-1]["end"]]
     assert expected.read_bytes().startswith(kept), f"seed {seed}"
     if fmt == "jsonl":
         assert all(json.loads(line) for line in kept.decode("utf-8").splitlines())
@@ -170,7 +175,7 @@ def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path, fmt, jobs)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(done)} letters were already done" in resumed.stderr
     assert out.read_bytes() == expected.read_bytes(), f"seed {seed}"
-    assert not journal.exists() and not (tmp_path / f"tagged.{fmt}.partial").exists()
+    assert not journal.exists() and not partial.exists()
 
 
 @pytest.mark.slow
