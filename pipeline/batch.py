@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError, SafeguardingError
 from .outputs import atomic_text, csv_cell, dumps, output_error
+from .workers import close
 
 # Every field of a tagged finding, in CSV column order.
 TAG_FIELDS = ["id", "letter_id", "source", "kind", "authority", "letter_date", "section",
@@ -717,12 +718,12 @@ def _results(jobs: list[LetterJob], config: TaggerConfig, tagger, n_jobs: int,
         return (tag_letter(job, tagger, output_format) for job in jobs)
     from joblib import Parallel, delayed
 
-    from .workers import worker_pool
+    from . import workers
 
-    with worker_pool():
+    with workers.worker_pool():
         parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1,
                             pre_dispatch=f"{4 * n_jobs}")
-        return parallel(delayed(_tag_in_worker)(job, config, output_format) for job in jobs)
+        return workers.start(parallel, (delayed(_tag_in_worker)(job, config, output_format) for job in jobs))
 
 
 def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_format: str = "jsonl",
@@ -765,9 +766,13 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             todo = [job for job in plan.jobs if job.sha256 not in done]
             for job in todo:
                 job.letter_id = ids.assign(job.path, job.sha256)
-            results = _results(todo, config, tagger, n_jobs, output_format)
-            bar = progress_bar(results, total=len(todo), desc="tag", unit="letter", enabled=progress)
             restore_hook = _quiet_loky_stop()
+            try:
+                results = _results(todo, config, tagger, n_jobs, output_format)
+            except BaseException:
+                restore_hook()
+                raise
+            bar = progress_bar(results, total=len(todo), desc="tag", unit="letter", enabled=progress)
             try:
                 for result, job in zip(bar, todo):
                     output.add(JournalEntry(result.sha256, result.path, 0, result.findings, result.tags,
@@ -791,7 +796,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                                      "that fails is named") from None
             finally:
                 try:
-                    _close(results)
+                    close(results)
                 finally:
                     restore_hook()
             bar.close()
@@ -835,19 +840,6 @@ def _quiet_loky_stop():
             threading.excepthook = before
 
     return restore
-
-
-def _close(results) -> None:
-    """Stop the letters still queued or being tagged, at once, not whenever the
-    results are garbage collected. joblib warns, when a run stops early (an error,
-    Ctrl-C), that letters tagged or being tagged were not used: they were not
-    written, and --resume tags them again."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"\d+ tasks (?:have been successfully executed|which were "
-                                r"still being processed)", category=UserWarning)
-        results.close()
 
 
 def _check_config(config: TaggerConfig) -> None:

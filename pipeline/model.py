@@ -348,7 +348,7 @@ class ThemeClassifier(BaseEstimator, ClassifierMixin):
     def fit(self, X, Y, groups=None):
         from joblib import Parallel, delayed
 
-        from .workers import worker_pool
+        from . import workers
 
         X = sparse.csr_matrix(X)
         Y = np.asarray(Y, dtype=int)
@@ -359,9 +359,9 @@ class ThemeClassifier(BaseEstimator, ClassifierMixin):
         # the folds' fits and the final fits are independent: run them on all cores;
         # each is deterministic, so the result does not depend on the order
         tasks = [*splits, None]
-        with worker_pool():  # the workers end with the run, even after kill -9
-            fitted = Parallel(n_jobs=self.n_jobs, max_nbytes=None)(
-                delayed(_fit_fold)(self._model(), X, Y, split) for split in tasks)
+        with workers.worker_pool():  # the workers end with the run, even after kill -9
+            fitted = list(workers.start(Parallel(n_jobs=self.n_jobs, max_nbytes=None, return_as="generator"),
+                                        (delayed(_fit_fold)(self._model(), X, Y, split) for split in tasks)))
         oof = np.zeros((n, k))
         for split, result in zip(splits, fitted):
             oof[split[1]] = result

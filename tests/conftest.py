@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,40 @@ SEED_FILES = {
     "wandsworth_2011": SEEDS / "003_ea257c52f45a74c1.txt",
     "gloucestershire_2010": SEEDS / "004_b7a4537e86bd4f88.txt",
 }
+
+
+def loky_workers(pid: int) -> list:
+    """The worker processes (loky's) of process ``pid``, as psutil processes."""
+    import psutil
+
+    try:
+        return [c for c in psutil.Process(pid).children(recursive=True)
+                if "LokyProcess" in " ".join(c.cmdline())]
+    except psutil.Error:
+        return []
+
+
+def wait_for_workers(process, count: int = 1, seconds: float = 120) -> list:
+    """Poll until the run has ``count`` workers (or has ended, or time is up)."""
+    deadline = time.monotonic() + seconds
+    workers = []
+    while time.monotonic() < deadline and process.poll() is None and len(workers) < count:
+        workers = loky_workers(process.pid)
+        time.sleep(0.002)
+    return workers
+
+
+def ctrl_c_after_workers_start(args: list[str], delay: float) -> tuple[int, str]:
+    """Run ``args`` in their own process group, as a terminal does; press Ctrl-C
+    ``delay`` seconds after the first worker appears. The exit code and stderr."""
+    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    wait_for_workers(process)
+    time.sleep(delay)
+    assert process.poll() is None, "the run ended before Ctrl-C"
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
 
 
 def kill_and_expect_workers_to_end(process, workers, what: str = "run") -> None:

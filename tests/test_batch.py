@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, REPO, SEED_FILES, kill_and_expect_workers_to_end
+from conftest import CORPUS, REPO, SEED_FILES, ctrl_c_after_workers_start, kill_and_expect_workers_to_end
 from pipeline.cli import app
 
 RULES = ["--method", "rules", "--quiet", "--themes", str(REPO / "labels" / "themes.yaml"),
@@ -203,6 +203,91 @@ def test_ctrl_c_with_two_jobs_prints_one_line(tmp_path):
         assert stderr.strip().splitlines() == [
             f"safeguarding-themes: error: interrupted; the letters done are kept in {tmp_path / 't.jsonl.partial'}: "
             "run the same command with --resume to finish"], stderr
+
+
+WORKERS_STARTED = """
+import json, signal, sys
+from pathlib import Path
+
+import psutil
+from joblib import Parallel, delayed
+
+from pipeline import workers
+
+
+def sigint_blocked(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigBlk:"))
+    return bool(mask & (1 << (signal.SIGINT - 1)))
+
+
+with workers.worker_pool():
+    parallel = Parallel(n_jobs=2, return_as="generator", batch_size=1)
+    with workers.sigint_held():
+        results = parallel(delayed(abs)(-k) for k in range(4))
+        run_inside = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    # read at once: the workers are still importing
+    started = [c.pid for c in psutil.Process().children(recursive=True)
+               if "LokyProcess" in " ".join(c.cmdline())]
+    held = [sigint_blocked(pid) for pid in started]
+    values = list(results)
+json.dump({"held": held, "run_inside": run_inside, "values": values,
+           "run_after": signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])}, sys.stdout)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_workers_start_with_ctrl_c_held_back_until_they_ignore_it():
+    """Each worker takes about half a second to import before watch_parent makes it
+    ignore Ctrl-C; a Ctrl-C in that time printed a KeyboardInterrupt traceback from
+    every worker (3 of 10 tries 0.07-0.21 s after the workers appeared). CPython's
+    resource tracker, started with them, unblocked the run's Ctrl-C. A new process:
+    this one's workers may have started already, for other tests."""
+    result = subprocess.run([sys.executable, "-c", WORKERS_STARTED], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["values"] == [0, 1, 2, 3]
+    assert len(seen["held"]) == 2 and all(seen["held"]), seen
+    assert seen["run_inside"] and not seen["run_after"], seen
+
+
+@pytest.mark.slow
+def test_ctrl_c_as_the_workers_start_prints_one_line(tmp_path):
+    folder = letters_folder(tmp_path, corpus_pdfs=12)
+    for delay in (0.05, 0.1, 0.15, 0.2):
+        out = tmp_path / f"t{delay}.jsonl"
+        returncode, stderr = ctrl_c_after_workers_start(cli(str(folder), "--out", str(out), "--jobs", "2"), delay)
+        assert returncode == 130, stderr
+        assert stderr.strip().splitlines() == [
+            f"safeguarding-themes: error: interrupted; the letters done are kept in {out}.partial: "
+            "run the same command with --resume to finish"], f"Ctrl-C {delay} s after the workers started:\n{stderr}"
+
+
+def test_ctrl_c_held_back_while_the_workers_start_stops_the_run_quietly(tmp_path):
+    """The Ctrl-C is raised where the workers were started, before any result: the
+    run stops them and says one line (no joblib warning about cancelled letters)."""
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "t.jsonl"
+    script = (
+        "import contextlib, os, signal, sys\n"
+        "import pipeline.workers as workers\n"
+        "held = workers.sigint_held\n"
+        "@contextlib.contextmanager\n"
+        "def interrupted():\n"
+        "    with held():\n"
+        "        yield\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "workers.sigint_held = interrupted\n"
+        "from pipeline.cli import main\n"
+        "sys.argv = ['safeguarding-themes'] + sys.argv[1:]\n"
+        "main()\n")
+    result = subprocess.run([sys.executable, "-c", script, "tag", str(folder), "--out", str(out), "--jobs", "2"]
+                            + RULES, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"safeguarding-themes: error: interrupted; the letters done are kept in {out}.partial: "
+        "run the same command with --resume to finish"]
 
 
 def test_a_killed_run_leaves_no_worker_behind(tmp_path):

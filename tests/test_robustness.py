@@ -16,13 +16,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, SEED_FILES, kill_and_expect_workers_to_end
+from conftest import REPO, SEED_FILES, ctrl_c_after_workers_start, kill_and_expect_workers_to_end, wait_for_workers
 from pipeline.cli import app
 from pipeline.errors import InputError, LabelsError
 from pipeline.ingest import SUPPORTED, parse_bytes
@@ -224,34 +223,43 @@ def test_a_kill_during_train_leaves_the_old_model_intact(project):
     assert result.returncode == 0, result.stderr
 
 
+def train_with_two_workers(project) -> list[str]:
+    """The command of a train with 2 workers, whatever the machine's cores."""
+    params = project / "params.yaml"
+    params.write_text(params.read_text(encoding="utf-8").replace("train:\n", "train:\n  jobs: 2\n"),
+                      encoding="utf-8")
+    return [sys.executable, "-m", "pipeline.cli", "train", "--labels", str(project / "gold.jsonl"),
+            "--out-dir", str(project / "models"), "--themes", str(project / "themes.yaml"),
+            "--patterns", str(project / "patterns.jsonl"), "--params", str(params)]
+
+
 @pytest.mark.slow
 def test_a_killed_train_leaves_no_worker_behind(project):
     """The theme model's regressions are fitted by loky workers; kill -9 gives train no
     chance to stop them, and they waited for ever, each holding its memory."""
-    import psutil
-
-    params = project / "params.yaml"
-    params.write_text(params.read_text(encoding="utf-8").replace("train:\n", "train:\n  jobs: 2\n"),
-                      encoding="utf-8")  # workers, whatever the machine's cores
-    args = [sys.executable, "-m", "pipeline.cli", "train", "--labels", str(project / "gold.jsonl"),
-            "--out-dir", str(project / "models"), "--themes", str(project / "themes.yaml"),
-            "--patterns", str(project / "patterns.jsonl"), "--params", str(params)]
+    args = train_with_two_workers(project)
     for attempt in range(5):
         process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        workers = []
-        while process.poll() is None and len(workers) < 2:
-            try:
-                workers = [c for c in psutil.Process(process.pid).children(recursive=True)
-                           if "LokyProcess" in " ".join(c.cmdline())]
-            except psutil.Error:
-                pass
-            time.sleep(0.005)
+        workers = wait_for_workers(process, count=2)
         if workers and process.poll() is None:
             break
         process.wait()
     assert process.poll() is None and workers, "train ended before its workers could be seen"
     time.sleep(1.0)  # the workers have started: their watch is in place
     kill_and_expect_workers_to_end(process, workers, "train")
+
+
+@pytest.mark.slow
+def test_ctrl_c_as_trains_workers_start_prints_one_line(project):
+    """The theme model's workers, like batch tagging's, start with Ctrl-C held back:
+    a Ctrl-C while they imported printed a traceback from each (4 of 6 tries)."""
+    args = train_with_two_workers(project)
+    for delay in (0.05, 0.1, 0.15, 0.2):
+        returncode, stderr = ctrl_c_after_workers_start(args, delay)
+        assert returncode == 130, stderr
+        assert stderr.strip().splitlines() == [
+            "safeguarding-themes: error: interrupted; outputs already complete were kept, partial ones removed"
+        ], f"Ctrl-C {delay} s after the workers started:\n{stderr}"
 
 
 # ----------------------------------------------------------------- untrusted files
