@@ -34,10 +34,14 @@ from .errors import InputError, OutputError, SafeguardingError
 from .outputs import atomic_text, csv_cell, dumps, output_error
 from .workers import close
 
-# Every field of a tagged finding, in CSV column order.
-TAG_FIELDS = ["id", "letter_id", "source", "kind", "authority", "letter_date", "section",
-              "subsection", "judgement", "judged_by", "grade", "text", "themes", "scores", "evidence",
-              "sources", "method", "start", "end", "sha256"]
+# The columns of the CSV output of 'tag', in order.
+TAG_FIELDS = ["id", "letter_id", "source", "kind", "authority", "letter_date", "inspection_start",
+              "inspection_end", "inspector", "section", "subsection", "judgement", "judged_by", "grade",
+              "text", "themes", "scores", "evidence", "sources", "method", "start", "end", "sha256"]
+# the CSV columns of versions before the inspection's dates were written: such an
+# output cannot be carried on, as its letters would lack the dates that summarise reads
+EARLIER_TAG_FIELDS = [k for k in TAG_FIELDS if k not in ("inspection_start", "inspection_end", "inspector")]
+_EARLIER_VERSION = "was written by an earlier version of 'tag', without the inspection's dates"
 
 
 @dataclass(frozen=True)
@@ -383,12 +387,20 @@ def _check_journal(lines: list[str], data, size: int, entries: list[JournalEntry
     return head, entries
 
 
-def header(output_format: str) -> str:
+def header(output_format: str, columns: Sequence[str] = TAG_FIELDS) -> str:
     if output_format == "csv":
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerow(TAG_FIELDS)
+        csv.writer(buffer, lineterminator="\n").writerow(columns)
         return buffer.getvalue()
     return ""
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            return handle.readline()
+    except OSError:
+        return ""
 
 
 @dataclass
@@ -408,6 +420,9 @@ def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
         with open(out, encoding="utf-8", newline="") as handle:
             if output_format == "csv":
                 reader = csv.DictReader(handle)
+                if reader.fieldnames == EARLIER_TAG_FIELDS:
+                    raise InputError(f"cannot resume: {out.name} {_EARLIER_VERSION}", path=str(out),
+                                     fix="leave out --resume to tag every letter again")
                 if reader.fieldnames != TAG_FIELDS:
                     raise InputError("cannot resume: the output's columns are not those of 'tag'",
                                      path=str(out), fix=fix)
@@ -470,6 +485,9 @@ class PartialOutput:
 
     def _reopen(self) -> None:
         """Carry on a partial output: cut it back to its last whole, journalled letter."""
+        if self.format == "csv" and _first_line(self.partial) == header(self.format, EARLIER_TAG_FIELDS):
+            raise InputError(f"cannot resume: {self.partial.name} {_EARLIER_VERSION}", path=str(self.partial),
+                             fix="leave out --resume to start again")
         head, self.entries = read_journal(self.journal_file, self.partial)
         wanted = journal_header(self.format, self.settings)
         if head is not None and head.pop("unchecked", False):

@@ -310,6 +310,38 @@ def test_a_killed_run_leaves_no_worker_behind(tmp_path):
     kill_and_expect_workers_to_end(process, workers)
 
 
+def test_a_csv_output_of_an_earlier_version_is_not_carried_on(tmp_path, runner):
+    """Its letters have no inspection dates: carried on, they would stay undated in the
+    summaries. Both a finished output and a partial one are refused, and kept."""
+    import csv
+
+    from pipeline.batch import EARLIER_TAG_FIELDS
+
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.csv"
+    options = ["--out", str(out), "--format", "csv"] + RULES
+    assert runner.invoke(app, ["tag", str(folder)] + options).exit_code == 0
+    with open(out, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with open(out, "w", encoding="utf-8", newline="") as handle:   # as an earlier version wrote it
+        writer = csv.DictWriter(handle, EARLIER_TAG_FIELDS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    before = out.read_bytes()
+    result = runner.invoke(app, ["tag", str(folder), "--resume"] + options)
+    assert result.exit_code == 1
+    assert ("cannot resume: tagged.csv was written by an earlier version of 'tag', without the inspection's "
+            "dates") in result.stderr and "leave out --resume" in result.stderr
+    assert out.read_bytes() == before
+
+    partial = tmp_path / "tagged.csv.partial"
+    partial.write_bytes(before)
+    result = runner.invoke(app, ["tag", str(folder), "--resume"] + options)
+    assert result.exit_code == 1
+    assert "cannot resume: tagged.csv.partial was written by an earlier version of 'tag'" in result.stderr
+    assert partial.read_bytes() == before and out.read_bytes() == before
+
+
 def test_resume_skips_letters_by_content_and_retags_a_changed_one(tmp_path, runner):
     folder = letters_folder(tmp_path)
     out = tmp_path / "tagged.jsonl"

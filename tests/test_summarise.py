@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SEED_FILES
+from conftest import CORPUS, REPO, SEED_FILES
 from pipeline.cli import app
 
 THEMES = ["--themes", str(REPO / "labels" / "themes.yaml")]
@@ -339,3 +339,23 @@ def test_overlapping_evidence_is_marked_whole():
     for order in (spans, spans[::-1]):
         assert highlight(text, order) == '<mark title="a, b">Front line management oversight</mark> is regular.'
         assert _md_highlight(text, order) == "**Front line management oversight** is regular."
+
+
+def test_a_csv_output_dates_a_report_by_its_inspection_as_the_jsonl_does(tmp_path, runner):
+    """Reports state only when the inspection was; the CSV output of 'tag' had no
+    inspection dates, so its summary put them under '(not stated)'."""
+    report = CORPUS / "brent_inspection-report_2018-07-02.pdf"
+    years = {}
+    for fmt in ("jsonl", "csv"):
+        tagged = tmp_path / f"tagged.{fmt}"
+        result = runner.invoke(app, ["tag", str(report), str(SEED_FILES["swindon_2011"]), "--out", str(tagged),
+                                     "--format", fmt] + RULES)
+        assert result.exit_code == 0, result.output
+        result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / fmt)] + THEMES)
+        assert result.exit_code == 0, result.output
+        years[fmt] = read_csv(tmp_path / fmt / "year_theme.csv")
+    rows = read_csv(tmp_path / "tagged.csv")
+    assert {(r["letter_date"], r["inspection_start"], r["inspection_end"]) for r in rows
+            if r["letter_id"].startswith("brent")} == {("", "2018-05-14", "2018-05-25")}
+    assert years["csv"] == years["jsonl"]
+    assert [row["year"] for row in years["csv"]] == ["2011", "2018"]
