@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError, SafeguardingError
-from .outputs import atomic_text, csv_cell, dumps, output_error
+from .outputs import atomic_text, counted, csv_cell, dumps, output_error
 from .workers import close
 
 # The columns of the CSV output of 'tag', in order.
@@ -875,14 +875,13 @@ def _check_config(config: TaggerConfig) -> None:
 def describe(summary: BatchSummary, out: Path) -> str:
     """The run's warnings (a line each) and its final line."""
     rate = summary.tagged / summary.seconds if summary.seconds else 0.0
-    text = (f"tag: {summary.letters} letters, {summary.findings} findings, {summary.tags} theme tags "
-            f"-> {out} ({summary.seconds:.1f} s, {rate:.1f} letters/s")
+    text = (f"tag: {counted(summary.letters, 'letter')}, {counted(summary.findings, 'finding')}, "
+            f"{counted(summary.tags, 'theme tag')} -> {out} ({summary.seconds:.1f} s, {rate:.1f} letters/s")
     if summary.resumed:
-        text += f"; {summary.resumed} letters were already done"
+        text += f"; {counted(summary.resumed, 'letter')} {'was' if summary.resumed == 1 else 'were'} already done"
     text += ")"
-    failed, copies = len(summary.errors), len(summary.duplicates)
-    if failed:
-        text += f"; {failed} letter{'s' if failed != 1 else ''} failed, see {errors_path(out)}"
-    if copies:
-        text += f"; {copies} duplicate file{'s' if copies != 1 else ''} tagged once, see {errors_path(out)}"
+    if summary.errors:
+        text += f"; {counted(len(summary.errors), 'letter')} failed, see {errors_path(out)}"
+    if summary.duplicates:
+        text += f"; {counted(len(summary.duplicates), 'duplicate file')} tagged once, see {errors_path(out)}"
     return "\n".join([f"warning: {w}" for w in summary.warnings] + [text])

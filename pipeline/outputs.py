@@ -19,6 +19,11 @@ from typing import Any, Iterable, Iterator
 from .errors import OutputError
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 letter', '2 letters': the final lines are read by people."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def output_error(path: Path | str, exc: OSError) -> OutputError:
     """Turn an OS error on an output into a one-line error with the fix."""
     if exc.errno == errno.ENOSPC:

@@ -11,6 +11,7 @@ import re
 from html import escape
 from typing import Iterator, Sequence
 
+from .outputs import counted
 from .summarise import describe_filters, letter_of, year_of
 
 JUDGEMENT_COLOURS = [("strength", "Strength", "#2e7d32"),
@@ -75,7 +76,7 @@ def _md_highlight(text: str, spans: Sequence[dict]) -> str:
 def render_markdown(summary, source: str) -> str:
     tax = summary.taxonomy
     lines = ["# Theme summary", "",
-             f"{len(summary.records)} findings from {summary.letters} letters in {_md(source)}.",
+             f"{counted(len(summary.records), 'finding')} from {counted(summary.letters, 'letter')} in {_md(source)}.",
              f"Filters: {describe_filters(summary.filters)}.", "",
              "## Findings per theme, by judgement", "",
              "| theme | strength | meets requirements | development | priority action | neutral | "
@@ -279,7 +280,7 @@ def render_html(summary, source: str) -> str:
 </head>
 <body>
 <h1>Safeguarding themes in inspection findings</h1>
-<p>{len(summary.records)} findings from {summary.letters} letters in <code>{_e(source)}</code>.
+<p>{counted(len(summary.records), 'finding')} from {counted(summary.letters, 'letter')} in <code>{_e(source)}</code>.
 Filters: {filters}. Themes as defined in <code>{_e(tax.path)}</code>.</p>
 
 <h2>Findings per theme, by judgement</h2>

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 from .ingest import Document, find_letters, iter_input_files, read_document
 from .judgement import judge_wording
 from .letter import LetterInfo
-from .outputs import atomic_text, dumps, write_csv
+from .outputs import atomic_text, counted, dumps, write_csv
 from .parse import Finding, segment_text
 from .progress import progress_bar
 
@@ -132,5 +132,5 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
                 handle.write(text)
     seconds = time.perf_counter() - started
     lines = [f"warning: {w}" for w in warnings]
-    return "\n".join(lines + [f"segment: {len(files)} letters, {len(records)} findings -> {out} "
+    return "\n".join(lines + [f"segment: {counted(len(files), 'letter')}, {counted(len(records), 'finding')} -> {out} "
                                f"({seconds:.1f} s)"])

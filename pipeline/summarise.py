@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 from .errors import InputError, ParamsError
 from .judgement import JUDGEMENTS
 from .labelset import iter_rows
-from .outputs import atomic_path, write_csv, write_json
+from .outputs import atomic_path, counted, write_csv, write_json
 from .themes import Taxonomy
 
 UNKNOWN = "(not stated)"
@@ -364,10 +364,11 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
         undated = sum(letter_day(r) is None for r in summary.records)
         dates = f"{undated} findings from letters with no date, counted as year {UNKNOWN}"
     notes = ([dates] if undated else []) + \
-        ([f"{unnamed} findings name no letter (no letter_id or source): each counted as a letter"]
+        ([f"{counted(unnamed, 'finding')} {'names' if unnamed == 1 else 'name'} no letter (no letter_id or source): "
+          "each counted as a letter"]
          if unnamed else [])
     return "".join(f"warning: {n}\n" for n in notes) + (
-        f"summarise: {len(summary.records)} findings from {summary.letters} letters -> {out_dir} "
+        f"summarise: {counted(len(summary.records), 'finding')} from {counted(summary.letters, 'letter')} -> {out_dir} "
         f"(CSV, summary.xlsx, summary.json, report.md, report.html)")
 
 

@@ -18,6 +18,7 @@ from .dataset import Dataset, judgement_examples, load_dataset
 from .judgement import judge_wording
 from .model import (DEFAULT_PARAMS, JUDGEMENT_PARAMS, build_judgement_pipeline, fit_pipeline,
                     single_threaded_blas, strip_unpicklable_sets)
+from .outputs import counted
 from .rules import RuleTagger, load_patterns
 from .themes import Taxonomy
 
@@ -109,7 +110,7 @@ def run_train(labels: Path, out_dir: Path, params: dict, taxonomy: Taxonomy,
         "thresholds": {t: round(float(v), 4) for t, v in zip(taxonomy.ids, classifier.thresholds_)},
         **common,
     })
-    done = (f"train: {len(data.findings)} findings from {len(set(data.groups))} letters; theme model "
+    done = (f"train: {counted(len(data.findings), 'finding')} from {counted(len(set(data.groups)), 'letter')}; theme model "
             f"fitted in {fit_seconds:.1f} s; ")
     if comparison is None:
         remove_model(out_dir / JUDGEMENT_ARTIFACT)

@@ -99,6 +99,18 @@ def test_the_same_letter_twice_is_tagged_once(tmp_path, runner):
     assert "same content as" in (tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8")
 
 
+def test_the_final_line_counts_in_words_a_person_reads():
+    from pipeline.batch import BatchSummary, describe
+
+    one = describe(BatchSummary(letters=1, tagged=1, findings=1, tags=1, resumed=1, seconds=1.0,
+                                errors=[("a.pdf", "x")], duplicates=[("b.pdf", "y")]), Path("t.jsonl"))
+    assert one.startswith("tag: 1 letter, 1 finding, 1 theme tag -> t.jsonl (1.0 s, 1.0 letters/s; "
+                          "1 letter was already done); 1 letter failed")
+    assert "; 1 duplicate file tagged once" in one
+    two = describe(BatchSummary(letters=2, tagged=2, findings=2, tags=2, resumed=2, seconds=1.0), Path("t.jsonl"))
+    assert two == "tag: 2 letters, 2 findings, 2 theme tags -> t.jsonl (1.0 s, 2.0 letters/s; 2 letters were already done)"
+
+
 def test_a_second_run_on_the_same_output_is_refused(tmp_path, runner):
     from pipeline.batch import OutputLock
 
@@ -173,7 +185,8 @@ def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path, fmt, jobs)
     resumed = subprocess.run(cli(str(folder), "--out", str(out), "--resume", *options), cwd=REPO,
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{len(done)} letters were already done" in resumed.stderr
+    assert (f"{len(done)} letters were already done" if len(done) > 1 else "1 letter was already done") \
+        in resumed.stderr
     assert out.read_bytes() == expected.read_bytes(), f"seed {seed}"
     assert not journal.exists() and not partial.exists()
 

@@ -359,3 +359,13 @@ def test_a_csv_output_dates_a_report_by_its_inspection_as_the_jsonl_does(tmp_pat
             if r["letter_id"].startswith("brent")} == {("", "2018-05-14", "2018-05-25")}
     assert years["csv"] == years["jsonl"]
     assert [row["year"] for row in years["csv"]] == ["2011", "2018"]
+
+
+def test_one_finding_from_one_letter_is_said_so(tmp_path, runner):
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text(json.dumps(fixture_records()[0]) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out")] + THEMES)
+    assert result.exit_code == 0, result.output
+    assert "summarise: 1 finding from 1 letter ->" in result.output
+    assert "1 finding from 1 letter in" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "1 finding from 1 letter in" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
