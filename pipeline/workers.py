@@ -36,8 +36,11 @@ def sigint_held():
     """Start workers in here: they start with Ctrl-C held back until watch_parent
     ignores it. Otherwise a Ctrl-C in their first half second of imports printed a
     traceback from each of them. A signal mask is inherited through fork and exec, a
-    Python handler is not; CPython starts its resource tracker the same way. Ctrl-C
-    meant for the run is only delayed, to the end of this block."""
+    Python handler is not; CPython starts its resource tracker the same way.
+
+    The run holds its own Ctrl-C back too, and raises it at the end of the block:
+    other threads do not block it, and a KeyboardInterrupt in the middle of starting
+    a worker left that worker without its start-up data (tracebacks on stdout)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -48,11 +51,23 @@ def sigint_held():
     # started first: CPython's unblocks Ctrl-C once it has started its tracker
     python_tracker.ensure_running()
     loky_tracker.ensure_running()
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pressed: list[int] = []
+    handler = signal.getsignal(signal.SIGINT)
+    # an ignored Ctrl-C (a background job) stays ignored; None: a handler not set from Python
+    hold = handler not in (signal.SIG_IGN, None)
+    if hold:
+        signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        # the handler first: a Ctrl-C still pending on this thread is delivered by the
+        # unblocking, to the run's own handler
+        if hold:
+            signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def worker_pool(**options):

@@ -47,17 +47,30 @@ def wait_for_workers(process, count: int = 1, seconds: float = 120) -> list:
     return workers
 
 
-def ctrl_c_after_workers_start(args: list[str], delay: float) -> tuple[int, str]:
-    """Run ``args`` in their own process group, as a terminal does; press Ctrl-C
-    ``delay`` seconds after the first worker appears. The exit code and stderr."""
-    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+def _ctrl_c_as_in_a_terminal() -> None:
+    # a test run started in the background (``cmd &`` in a script) ignores Ctrl-C, and
+    # so would the run under test
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def in_a_terminal(args: list[str]) -> subprocess.Popen:
+    """Start ``args`` in their own process group with Ctrl-C as a terminal gives it;
+    os.killpg(process.pid, SIGINT) is then the user's Ctrl-C."""
+    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
+
+
+def ctrl_c_after_workers_start(args: list[str], delay: float) -> tuple[int, str, str]:
+    """Press Ctrl-C ``delay`` seconds after the run's first worker appears (a worker
+    that lost its start-up data prints its traceback on stdout). The exit code,
+    stdout and stderr."""
+    process = in_a_terminal(args)
     wait_for_workers(process)
     time.sleep(delay)
     assert process.poll() is None, "the run ended before Ctrl-C"
     os.killpg(process.pid, signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    return process.returncode, stderr
+    stdout, stderr = process.communicate(timeout=60)
+    return process.returncode, stdout, stderr
 
 
 def kill_and_expect_workers_to_end(process, workers, what: str = "run") -> None:
