@@ -61,13 +61,14 @@ def sigint_held():
     try:
         yield
     finally:
-        # the handler first: a Ctrl-C still pending on this thread is delivered by the
-        # unblocking, to the run's own handler
-        if hold:
-            signal.signal(signal.SIGINT, handler)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    if pressed:
-        raise KeyboardInterrupt
+        try:
+            # the mask first: a Ctrl-C pending on this thread is then recorded too
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        finally:
+            if hold:
+                signal.signal(signal.SIGINT, handler)
+        if pressed:   # the user asked to stop: that wins over an error raised meanwhile
+            raise KeyboardInterrupt
 
 
 def worker_pool(**options):

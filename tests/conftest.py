@@ -47,17 +47,20 @@ def wait_for_workers(process, count: int = 1, seconds: float = 120) -> list:
     return workers
 
 
-def _ctrl_c_as_in_a_terminal() -> None:
-    # a test run started in the background (``cmd &`` in a script) ignores Ctrl-C, and
-    # so would the run under test
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+@pytest.fixture
+def ctrl_c_on():
+    """Ctrl-C as a terminal gives it, here and in the runs started meanwhile, even when
+    the test run ignores it (started in the background of a script, ``cmd &``)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 def in_a_terminal(args: list[str]) -> subprocess.Popen:
-    """Start ``args`` in their own process group with Ctrl-C as a terminal gives it;
-    os.killpg(process.pid, SIGINT) is then the user's Ctrl-C."""
+    """Start ``args`` in their own process group: os.killpg(process.pid, SIGINT) is
+    then the user's Ctrl-C (with the ctrl_c_on fixture)."""
     return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
+                            start_new_session=True)
 
 
 def ctrl_c_after_workers_start(args: list[str], delay: float) -> tuple[int, str, str]:

@@ -195,7 +195,7 @@ def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path, fmt, jobs)
 
 
 @pytest.mark.slow
-def test_ctrl_c_with_two_jobs_prints_one_line(tmp_path):
+def test_ctrl_c_with_two_jobs_prints_one_line(tmp_path, ctrl_c_on):
     """Ctrl-C reaches the run and its workers (the terminal's process group): the run
     stops them and says one line. It used to print a traceback of loky's manager
     thread, or the resource tracker's warnings, in most tries."""
@@ -280,7 +280,7 @@ def a_thread_that_takes_ctrl_c():
         other.join()
 
 
-def test_a_ctrl_c_while_workers_start_is_raised_after_they_have_started():
+def test_a_ctrl_c_while_workers_start_is_raised_after_they_have_started(ctrl_c_on):
     """The mask holds Ctrl-C back from this thread only: another thread takes it and
     Python raised KeyboardInterrupt here at once, in the middle of starting a worker,
     which then printed tracebacks on stdout."""
@@ -295,6 +295,18 @@ def test_a_ctrl_c_while_workers_start_is_raised_after_they_have_started():
             finished = True
     assert finished
     assert signal.getsignal(signal.SIGINT) is before
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+def test_a_ctrl_c_while_workers_start_wins_over_an_error_meanwhile(ctrl_c_on):
+    from pipeline.workers import sigint_held
+
+    with a_thread_that_takes_ctrl_c(), pytest.raises(KeyboardInterrupt):
+        with sigint_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+            raise ValueError("a worker could not start")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
 
@@ -315,7 +327,7 @@ def test_an_ignored_ctrl_c_stays_ignored_while_workers_start():
 
 
 @pytest.mark.slow
-def test_ctrl_c_as_the_workers_start_prints_one_line(tmp_path):
+def test_ctrl_c_as_the_workers_start_prints_one_line(tmp_path, ctrl_c_on):
     folder = letters_folder(tmp_path, corpus_pdfs=12)
     # the first: while the run starts its workers; then while they import
     for delay in (0.0, 0.002, 0.005, 0.01, 0.05, 0.1, 0.15, 0.2):
@@ -328,7 +340,7 @@ def test_ctrl_c_as_the_workers_start_prints_one_line(tmp_path):
             "run the same command with --resume to finish"], f"Ctrl-C {delay} s after the workers started:\n{stderr}"
 
 
-def test_ctrl_c_held_back_while_the_workers_start_stops_the_run_quietly(tmp_path):
+def test_ctrl_c_held_back_while_the_workers_start_stops_the_run_quietly(tmp_path, ctrl_c_on):
     """The Ctrl-C is raised where the workers were started, before any result: the
     run stops them and says one line (no joblib warning about cancelled letters)."""
     folder = letters_folder(tmp_path)

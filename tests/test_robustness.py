@@ -250,7 +250,7 @@ def test_a_killed_train_leaves_no_worker_behind(project):
 
 
 @pytest.mark.slow
-def test_ctrl_c_as_trains_workers_start_prints_one_line(project):
+def test_ctrl_c_as_trains_workers_start_prints_one_line(project, ctrl_c_on):
     """The theme model's workers, like batch tagging's, start with Ctrl-C held back:
     a Ctrl-C while they imported printed a traceback from each (4 of 6 tries)."""
     args = train_with_two_workers(project)
