@@ -785,13 +785,10 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             for job in todo:
                 job.letter_id = ids.assign(job.path, job.sha256)
             restore_hook = _quiet_loky_stop()
+            results = None   # workers.start stops its own if a Ctrl-C comes as they start
             try:
                 results = _results(todo, config, tagger, n_jobs, output_format)
-            except BaseException:
-                restore_hook()
-                raise
-            bar = progress_bar(results, total=len(todo), desc="tag", unit="letter", enabled=progress)
-            try:
+                bar = progress_bar(results, total=len(todo), desc="tag", unit="letter", enabled=progress)
                 for result, job in zip(bar, todo):
                     output.add(JournalEntry(result.sha256, result.path, 0, result.findings, result.tags,
                                             result.error, job.letter_id), result.block)
@@ -814,7 +811,8 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                                      "that fails is named") from None
             finally:
                 try:
-                    close(results)
+                    if results is not None:
+                        close(results)
                 finally:
                     restore_hook()
             bar.close()

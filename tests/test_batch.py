@@ -194,6 +194,12 @@ def test_resume_after_a_kill_gives_the_uninterrupted_output(tmp_path, fmt, jobs)
     assert not journal.exists() and not partial.exists()
 
 
+def interrupted(out: Path) -> list[str]:
+    """All a run stopped by Ctrl-C may print: one line."""
+    return [f"safeguarding-themes: error: interrupted; the letters done are kept in {out}.partial: "
+            "run the same command with --resume to finish"]
+
+
 @pytest.mark.slow
 def test_ctrl_c_with_two_jobs_prints_one_line(tmp_path, ctrl_c_on):
     """Ctrl-C reaches the run and its workers (the terminal's process group): the run
@@ -214,9 +220,7 @@ def test_ctrl_c_with_two_jobs_prints_one_line(tmp_path, ctrl_c_on):
         os.killpg(process.pid, signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
         assert process.returncode == 130 and stdout == "", stdout + stderr
-        assert stderr.strip().splitlines() == [
-            f"safeguarding-themes: error: interrupted; the letters done are kept in {tmp_path / 't.jsonl.partial'}: "
-            "run the same command with --resume to finish"], stderr
+        assert stderr.strip().splitlines() == interrupted(tmp_path / "t.jsonl"), stderr
 
 
 WORKERS_STARTED = """
@@ -335,9 +339,7 @@ def test_ctrl_c_as_the_workers_start_prints_one_line(tmp_path, ctrl_c_on):
         returncode, stdout, stderr = ctrl_c_after_workers_start(
             cli(str(folder), "--out", str(out), "--jobs", "2"), delay)
         assert returncode == 130 and stdout == "", stdout + stderr
-        assert stderr.strip().splitlines() == [
-            f"safeguarding-themes: error: interrupted; the letters done are kept in {out}.partial: "
-            "run the same command with --resume to finish"], f"Ctrl-C {delay} s after the workers started:\n{stderr}"
+        assert stderr.strip().splitlines() == interrupted(out), f"Ctrl-C {delay} s after the workers started:\n{stderr}"
 
 
 def test_ctrl_c_held_back_while_the_workers_start_stops_the_run_quietly(tmp_path, ctrl_c_on):
@@ -361,9 +363,7 @@ def test_ctrl_c_held_back_while_the_workers_start_stops_the_run_quietly(tmp_path
     result = subprocess.run([sys.executable, "-c", script, "tag", str(folder), "--out", str(out), "--jobs", "2"]
                             + RULES, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 130, result.stderr
-    assert result.stderr.strip().splitlines() == [
-        f"safeguarding-themes: error: interrupted; the letters done are kept in {out}.partial: "
-        "run the same command with --resume to finish"]
+    assert result.stderr.strip().splitlines() == interrupted(out)
 
 
 def test_a_killed_run_leaves_no_worker_behind(tmp_path):
