@@ -70,6 +70,8 @@ def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
                                       f"{len(reader.fieldnames)}", path=str(path), line=reader.line_num,
                                       fix="quote cells that hold commas (themes in a CSV are "
                                           "';'-separated); every row needs a cell per column")
+                if not any(cell.strip() for cell in row.values()):
+                    continue   # an empty row, as spreadsheets leave at the end
                 yield reader.line_num, row
         return
     with open(path, encoding="utf-8-sig") as handle:

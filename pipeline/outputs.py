@@ -127,10 +127,67 @@ def csv_cell(value: Any) -> str:
 def write_csv(path: Path | str, records: Iterable[dict], fields: list[str]) -> int:
     count = 0
     with atomic_text(path, newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore",
-                                lineterminator="\n")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: csv_cell(record.get(k)) for k in fields})
-            count += 1
+        count = _write_csv_rows(handle, records, fields)
     return count
+
+
+def csv_text(records: Iterable[dict], fields: list[str]) -> str:
+    """What ``write_csv`` writes, as text."""
+    buffer = io.StringIO(newline="")
+    _write_csv_rows(buffer, records, fields)
+    return buffer.getvalue()
+
+
+def _write_csv_rows(handle, records: Iterable[dict], fields: list[str]) -> int:
+    writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for record in records:
+        writer.writerow({k: csv_cell(record.get(k)) for k in fields})
+        count += 1
+    return count
+
+
+def write_files_together(folder: Path | str, contents: dict[str, bytes]) -> None:
+    """Write the files of one output folder so that they change together: every file
+    is written to a temporary file first, and the targets are replaced only when all
+    are written. A failure (a target that is a folder, a full disk) leaves the folder as
+    it was, and removes it if this call made it."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError("is a file, not a folder", path=str(folder), fix="choose a folder with --out")
+    for name in contents:
+        if (folder / name).is_dir():
+            raise OutputError("is a folder, not a file", path=str(folder / name),
+                              fix="remove it, or choose another --out")
+    made = not folder.exists()
+    staged: list[tuple[Path, Path]] = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        mode = 0o666 & ~_umask()
+        for name, data in contents.items():
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=str(folder))
+            staged.append((Path(tmp_name), folder / name))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp_name, mode)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except OSError as exc:
+        failed = exc.filename and Path(exc.filename)
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        target = next((t for tmp, t in staged if failed in (tmp, t)), folder)
+        raise output_error(target, exc) from None
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise

@@ -11,7 +11,6 @@ import re
 from html import escape
 from typing import Iterator, Sequence
 
-from .outputs import counted
 from .summarise import describe_filters, letter_of, year_of
 
 JUDGEMENT_COLOURS = [("strength", "Strength", "#2e7d32"),
@@ -28,16 +27,16 @@ def _e(value) -> str:
 
 def _pieces(text: str, spans: Sequence[dict]) -> Iterator[tuple[str, list[str] | None]]:
     """The text cut at its evidence: (piece, rule ids) for a marked piece, (piece, None)
-    between them. Spans that overlap are marked as one piece covering them all (the
-    words of "management oversight" and of "front line management" both show); a span
-    outside the text is left out."""
+    between them. Spans that overlap or touch are marked as one piece covering them all
+    (the words of "management oversight" and of "front line management" both show, and
+    Markdown gets no "****"); a span outside the text is left out."""
     marks: list[list] = []   # [start, end, rules]
     for span in sorted(spans, key=lambda s: (int(s.get("start", 0)), -int(s.get("end", 0)))):
         start, end = int(span.get("start", 0)), int(span.get("end", 0))
         if not 0 <= start < end <= len(text):
             continue
         rule = str(span.get("rule"))
-        if marks and start < marks[-1][1]:
+        if marks and start <= marks[-1][1]:
             marks[-1][1] = max(marks[-1][1], end)
             if rule not in marks[-1][2]:
                 marks[-1][2].append(rule)
@@ -68,15 +67,23 @@ def _md(text) -> str:
 
 
 def _md_highlight(text: str, spans: Sequence[dict]) -> str:
-    """The finding as Markdown with its evidence spans in bold."""
-    return "".join("**" + _md(piece).strip() + "**" if rules else _md(piece)
-                   for piece, rules in _pieces(text, spans))
+    """The finding as Markdown with its evidence spans in bold (white space at a span's
+    edges stays outside the asterisks, where Markdown needs it)."""
+    out = []
+    for piece, rules in _pieces(text, spans):
+        if rules and piece.strip():
+            core = piece.strip()
+            at = piece.index(core)
+            out.append(_md(piece[:at]) + "**" + _md(core) + "**" + _md(piece[at + len(core):]))
+        else:
+            out.append(_md(piece))
+    return "".join(out)
 
 
 def render_markdown(summary, source: str) -> str:
     tax = summary.taxonomy
     lines = ["# Theme summary", "",
-             f"{counted(len(summary.records), 'finding')} from {counted(summary.letters, 'letter')} in {_md(source)}.",
+             f"{summary.headline()} in {_md(source)}.",
              f"Filters: {describe_filters(summary.filters)}.", "",
              "## Findings per theme, by judgement", "",
              "| theme | strength | meets requirements | development | priority action | neutral | "
@@ -160,11 +167,14 @@ def chart_heatmap(summary) -> tuple[str, str]:
     note = ""
     if len(rows) > MAX_HEATMAP_ROWS:
         note = (f"The {MAX_HEATMAP_ROWS} authorities with most findings of {len(rows)}; "
-                "every authority is in authority_theme.csv.")
+                "every authority is in the table below.")
         rows = rows[:MAX_HEATMAP_ROWS]
     rows = sorted(rows, key=lambda r: r["authority"])
-    label_w, cell, top = 260, 34, 150
-    width = label_w + cell * len(tax.ids) + 10
+    # room for the theme names written whole, slanted up to the right (about 5.6 px a
+    # character at this size; sin and cos of 55 degrees)
+    longest = max([len(tax.name(t)) for t in tax.ids] + [1]) * 5.6
+    label_w, cell, top = 260, 34, 20 + int(longest * 0.82)
+    width = label_w + cell * len(tax.ids) + 10 + int(longest * 0.58)
     height = top + cell * len(rows) + 10
     parts = [f'<svg class="chart" id="chart-heatmap" role="img" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
@@ -172,7 +182,7 @@ def chart_heatmap(summary) -> tuple[str, str]:
     for j, theme in enumerate(tax.ids):
         x = label_w + j * cell + cell / 2
         parts.append(f'<text x="{x:.0f}" y="{top - 6}" transform="rotate(-55 {x:.0f} {top - 6})" '
-                     f'class="small">{_e(tax.name(theme)[:28])}</text>')
+                     f'class="small">{_e(tax.name(theme))}</text>')
     for i, row in enumerate(rows):
         y = top + i * cell
         parts.append(f'<text x="{label_w - 8}" y="{y + cell / 2 + 4:.0f}" text-anchor="end">'
@@ -184,9 +194,10 @@ def chart_heatmap(summary) -> tuple[str, str]:
                          f'{_e(tax.name(theme))}: {row[theme]} of {row["findings"]} findings '
                          f'({share:.0%})</title></rect>')
             if row[theme]:
-                colour = "#fff" if share * 2.5 > 0.55 else "#222"
+                # a class, not a fill attribute: the style sheet's "svg text" rule would win
+                dark = " on-dark" if share * 2.5 > 0.55 else ""
                 parts.append(f'<text x="{label_w + j * cell + (cell - 2) / 2:.0f}" y="{y + cell / 2 + 4:.0f}" '
-                             f'text-anchor="middle" class="small" fill="{colour}">{row[theme]}</text>')
+                             f'text-anchor="middle" class="small{dark}">{row[theme]}</text>')
     parts.append("</svg>")
     return "".join(parts), note
 
@@ -212,14 +223,19 @@ def chart_over_time(summary) -> str:
              "<title>Share of letters citing each theme, by year</title>"]
     for k, theme in enumerate(tax.ids):
         px, py = (k % cols) * panel_w + 10, (k // cols) * panel_h + 4
-        parts.append(f'<text x="{px}" y="{py + 12}" class="small strong">{_e(tax.name(theme)[:30])}</text>')
+        name = tax.name(theme)
+        shown = name if len(name) <= 31 else name[:30].rstrip(" ,") + "…"
+        parts.append(f'<text x="{px}" y="{py + 12}" class="small strong">{_e(shown)}'
+                     f'<title>{_e(name)}</title></text>')
         base, plot_h, plot_w = py + panel_h - 24, panel_h - 46, panel_w - 30
         parts.append(f'<line x1="{px}" y1="{base}" x2="{px + plot_w}" y2="{base}" stroke="#999"/>')
         n = max(len(labels), 1)
         bw = plot_w / n
         for i, year in enumerate(labels):
             total = len(letters_by_year.get(year, ()))
-            share = len(citing.get((year, theme), ())) / total if total else 0.0
+            if not total:
+                continue   # no letter that year: no bar, unlike a share of 0%
+            share = len(citing.get((year, theme), ())) / total
             h = plot_h * share
             parts.append(f'<rect class="bar" x="{px + i * bw + 1:.1f}" y="{base - h:.1f}" '
                          f'width="{max(bw - 2, 1):.1f}" height="{max(h, 0.5):.1f}" fill="#1565c0">'
@@ -242,11 +258,22 @@ table{border-collapse:collapse;font-size:.85rem;margin:.6rem 0}
 th,td{border:1px solid #ddd;padding:.2rem .45rem;text-align:right}th{background:#f3f5f8}
 td:first-child,th:first-child{text-align:left}
 svg text{font-size:12px;fill:#222}svg .small{font-size:10.5px}svg .strong{font-weight:600}
+svg text.on-dark{fill:#fff}
 mark{background:#ffe08a;padding:0 .1em}
 .finding{margin:.35rem 0 .6rem;padding:.4rem .6rem;border-left:3px solid #1565c0;background:#fafbfc}
 .meta{color:#666;font-size:.8rem}.note{color:#666;font-size:.85rem}
 .scroll{overflow-x:auto}
+summary{cursor:pointer;color:#1565c0;margin:.4rem 0}
 """
+
+
+def _cross_table_html(rows: list[dict], key: str, tax, table_id: str) -> str:
+    """A per-authority or per-year table, as in the Markdown report and the CSV."""
+    head = "".join(f'<th title="{_e(tax.name(t))}">{_e(t)}</th>' for t in tax.ids)
+    body = "".join(f"<tr><td>{_e(row[key])}</td><td>{row['letters']}</td><td>{row['findings']}</td>"
+                   + "".join(f"<td>{row[t]}</td>" for t in tax.ids) + "</tr>" for row in rows)
+    return (f'<div class="scroll"><table id="{table_id}"><thead><tr><th>{_e(key)}</th><th>letters</th>'
+            f"<th>findings</th>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 def render_html(summary, source: str) -> str:
@@ -280,7 +307,7 @@ def render_html(summary, source: str) -> str:
 </head>
 <body>
 <h1>Safeguarding themes in inspection findings</h1>
-<p>{counted(len(summary.records), 'finding')} from {counted(summary.letters, 'letter')} in <code>{_e(source)}</code>.
+<p>{_e(summary.headline())} in <code>{_e(source)}</code>.
 Filters: {filters}. Themes as defined in <code>{_e(tax.path)}</code>.</p>
 
 <h2>Findings per theme, by judgement</h2>
@@ -293,10 +320,15 @@ Filters: {filters}. Themes as defined in <code>{_e(tax.path)}</code>.</p>
 <p class="note">Each cell: the authority's findings tagged with the theme (darker: a larger share of
 its findings). {_e(heat_note)}</p>
 <div class="scroll">{heatmap}</div>
+<details><summary>Findings per local authority and theme: the table</summary>
+{_cross_table_html(summary.authority_theme, "authority", tax, "table-authority")}</details>
 
 <h2>Themes over time</h2>
-<p class="note">For each theme, the share of each year's letters with at least one finding on it.</p>
+<p class="note">For each theme, the share of each year's letters with at least one finding on it
+(no bar: no letter that year; a sliver: 0%).</p>
 <div class="scroll">{chart_over_time(summary)}</div>
+<details><summary>Findings per year and theme: the table</summary>
+{_cross_table_html(summary.year_theme, "year", tax, "table-year")}</details>
 
 <h2>Typical findings per theme</h2>
 <p class="note">The findings each theme is most surely about (highest score, one per letter), with the

@@ -13,7 +13,10 @@ The same figures as JSON, a Markdown report, and a self-contained HTML report
 
 from __future__ import annotations
 
+import calendar
 import io
+import json
+import math
 import re
 import zipfile
 from collections import Counter, defaultdict
@@ -25,7 +28,7 @@ from typing import Iterable, Sequence
 from .errors import InputError, ParamsError
 from .judgement import JUDGEMENTS
 from .labelset import iter_rows
-from .outputs import atomic_path, counted, write_csv, write_json
+from .outputs import counted, csv_text, write_files_together
 from .themes import Taxonomy
 
 UNKNOWN = "(not stated)"
@@ -34,56 +37,167 @@ TABLES = ("themes", "authority_theme", "year_theme", "typical_findings")
 
 # ----------------------------------------------------------------- reading and filters
 
-def read_tagged(path: Path) -> list[dict]:
-    """The tagged findings (JSONL or CSV from 'tag')."""
-    import json
+# fields of a tagged finding that hold text (a number, as a hand-made file may give
+# an id, is read as its text)
+_TEXT_FIELDS = ("id", "letter_id", "source", "authority", "kind", "letter_date",
+                "inspection_start", "inspection_end", "inspector", "section", "subsection")
 
-    if Path(path).suffix.lower() not in (".jsonl", ".json", ".csv", ".ndjson"):
-        raise InputError(f"cannot read a {Path(path).suffix or 'file without extension'} file here",
+
+def read_tagged(path: Path, taxonomy: Taxonomy | None = None) -> list[dict]:
+    """The tagged findings (JSONL or CSV from 'tag'), each checked field by field:
+    a value of the wrong type is an error naming the line, never a traceback or a
+    silently wrong figure. Theme ids must be the taxonomy's, judgements are read
+    case aside, and a theme given twice counts once."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder, not a file", path=str(path),
+                         fix="give the JSONL or CSV output of 'safeguarding-themes tag'")
+    if path.suffix.lower() not in (".jsonl", ".json", ".csv", ".ndjson"):
+        raise InputError(f"cannot read a {path.suffix or 'file without extension'} file here",
                          path=str(path), fix="give the JSONL or CSV output of 'safeguarding-themes tag'")
     records = []
     for line, row in iter_rows(path):
         if "themes" not in row or "text" not in row:
             raise InputError("not a tagged finding (no 'themes' or 'text')", path=str(path), line=line,
                              fix="give the output of 'safeguarding-themes tag'")
-        if row["themes"] is None:
-            row["themes"] = []
-        if isinstance(row["themes"], str):
-            row["themes"] = [t for t in row["themes"].split(";") if t]
-        if not isinstance(row["themes"], list) or not all(isinstance(t, str) for t in row["themes"]):
-            raise InputError("'themes' is not a list of theme ids", path=str(path), line=line,
-                             fix="give the output of 'safeguarding-themes tag'")
-        for key in ("scores", "evidence"):
-            if isinstance(row.get(key), str):
-                try:
-                    row[key] = json.loads(row[key]) if row[key] else {}
-                except ValueError:
-                    raise InputError(f"column '{key}' is not JSON", path=str(path), line=line,
-                                     fix="give the output of 'safeguarding-themes tag'") from None
+        _check_record(row, path, line, taxonomy)
         row["_line"] = line
         records.append(row)
     return records
 
 
+def _check_record(row: dict, path: Path, line: int, taxonomy: Taxonomy | None) -> None:
+    def bad(message: str, fix: str = "give the output of 'safeguarding-themes tag'"):
+        return InputError(message, path=str(path), line=line, fix=fix)
+
+    if not isinstance(row["text"], str) or not row["text"].strip():
+        raise bad("no finding text" if row["text"] in (None, "") else "'text' is not text")
+    for key in _TEXT_FIELDS:
+        value = row.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            row[key] = str(value)
+        elif value is not None and not isinstance(value, str):
+            raise bad(f"'{key}' is not text (it is {type(value).__name__})")
+    themes = row["themes"]
+    if themes is None:
+        themes = []
+    if isinstance(themes, str):
+        # "timeliness; thresholds" as typed in a spreadsheet is the two themes
+        themes = [t.strip() for t in themes.split(";") if t.strip()]
+    if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
+        raise bad("'themes' is not a list of theme ids")
+    themes = list(dict.fromkeys(t.strip() for t in themes))
+    if taxonomy is not None:
+        unknown = [t for t in themes if t not in taxonomy.ids]
+        if unknown:
+            raise bad(f"unknown theme {unknown[0]!r}",
+                      fix=f"theme ids are those of {taxonomy.path} (give the taxonomy the file was "
+                          "tagged with by --themes)")
+    row["themes"] = themes
+    judgement = row.get("judgement")
+    if judgement is not None and not isinstance(judgement, str):
+        raise bad(f"'judgement' is not text (it is {type(judgement).__name__})")
+    if judgement is not None and judgement.strip():
+        wanted = re.sub(r"[\s-]+", "_", judgement.strip().lower())
+        if wanted not in JUDGEMENTS:
+            raise bad(f"unknown judgement {judgement!r}", fix=f"use one of {', '.join(JUDGEMENTS)}")
+        row["judgement"] = wanted
+    else:
+        row["judgement"] = None
+    for key in ("scores", "evidence"):
+        value = row.get(key)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise bad(f"column '{key}' is not JSON") from None
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise bad(f"'{key}' is not an object of themes")
+        row[key] = value
+    for theme, score in row["scores"].items():
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise bad(f"the score of {theme!r} is not a number ({score!r})")
+    for theme, spans in row["evidence"].items():
+        if not isinstance(spans, list):
+            raise bad(f"the evidence of {theme!r} is not a list of spans")
+        for span in spans:
+            if not isinstance(span, dict) or not all(
+                    isinstance(span.get(k), int) and not isinstance(span.get(k), bool)
+                    for k in ("start", "end")):
+                raise bad(f"an evidence span of {theme!r} has no whole-number 'start' and 'end'")
+    row["_period"], row["_bad_date"] = _dated(row)
+
+
 def parse_day(value: str, end: bool, option: str) -> date:
     """2019, 2019-06 or 2019-06-30; a year or month given alone covers all its days."""
-    match = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", value.strip())
+    period = _period(value.strip())
+    if period is None:
+        raise ParamsError(f"{option} {value!r} is not a date",
+                          fix="give YYYY, YYYY-MM or YYYY-MM-DD, e.g. --since 2019-04")
+    return period[1] if end else period[0]
+
+
+def _period(value: str) -> tuple[date, date] | None:
+    """The first and last day of YYYY, YYYY-MM or YYYY-MM-DD; None if it is none of them."""
+    match = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", value)
     try:
         if not match:
-            raise ValueError
+            return None
         year, month, day = int(match[1]), match[2], match[3]
         if month is None:
-            return date(year, 12, 31) if end else date(year, 1, 1)
+            return date(year, 1, 1), date(year, 12, 31)
         if day is None:
             first = date(year, int(month), 1)   # checks the month
-            if not end:
-                return first
-            following = date(year + int(month) // 12, int(month) % 12 + 1, 1)
-            return date.fromordinal(following.toordinal() - 1)
-        return date(year, int(month), int(day))
+            return first, first.replace(day=calendar.monthrange(year, int(month))[1])
+        one = date(year, int(month), int(day))
+        return one, one
     except ValueError:
-        raise ParamsError(f"{option} {value!r} is not a date",
-                          fix="give YYYY, YYYY-MM or YYYY-MM-DD, e.g. --since 2019-04") from None
+        return None
+
+
+# Ofsted was founded in 1992: an earlier year in a letter's date is a typing error
+FIRST_YEAR, LAST_YEAR = 1992, 2100
+_UK_DATE = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+
+
+def record_period(value) -> tuple[date, date] | None | bool:
+    """A finding's date field as the days it covers: ISO (YYYY-MM-DD, with or without
+    a time; YYYY-MM and YYYY cover their days) or, as a spreadsheet in an English locale
+    saves it, DD/MM/YYYY (with or without a time). None: no date given; False: a value
+    that is not a date, or one before Ofsted or after 2100."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    head = re.split(r"[T ]", text, maxsplit=1)[0]
+    period = _period(head)
+    uk = _UK_DATE.fullmatch(head)
+    if period is None and uk:
+        try:
+            one = date(int(uk[3]), int(uk[2]), int(uk[1]))
+            period = (one, one)
+        except ValueError:
+            period = None
+    if period is None or not FIRST_YEAR <= period[0].year <= LAST_YEAR:
+        return False
+    return period
+
+
+_DATE_FIELDS = ("letter_date", "inspection_end", "inspection_start")
+
+
+def _dated(record: dict) -> tuple[tuple[date, date] | None, str | None]:
+    """The letter's days (for a report, which states only when the inspection was, its
+    last day, then its first), and the first date value that was not understood."""
+    found, bad = None, None
+    for key in _DATE_FIELDS:
+        period = record_period(record.get(key))
+        if period is False:
+            bad = bad or str(record.get(key))
+        elif period is not None and found is None:
+            found = period
+    return found, bad
 
 
 @dataclass
@@ -125,9 +239,10 @@ class Filters:
                 continue
             judged = not judgements or judgement_of(r) in judgements
             if since or until:
-                day = letter_day(r)
-                if day is None or (since and day < since) or (until and day > until):
-                    undated += day is None and judged
+                # a letter dated only by its month or year is kept if that overlaps
+                period = letter_period(r)
+                if period is None or (since and period[1] < since) or (until and period[0] > until):
+                    undated += period is None and judged
                     continue
             scope.setdefault(letter_of(r), r)
             if judged:
@@ -141,20 +256,16 @@ def judgement_of(record: dict) -> str:
     return judgement if judgement in JUDGEMENTS else "neutral"
 
 
-def letter_day(record: dict) -> date | None:
-    """The letter's date; for a report, which states only when the inspection was,
-    its last day (then its first)."""
-    for key in ("letter_date", "inspection_end", "inspection_start"):
-        try:
-            return date.fromisoformat(str(record.get(key) or "")[:10])
-        except ValueError:
-            continue
-    return None
+def letter_period(record: dict) -> tuple[date, date] | None:
+    """The days the letter's date covers (one day, unless it gives only a month or year)."""
+    if "_period" not in record:
+        record["_period"], record["_bad_date"] = _dated(record)
+    return record["_period"]
 
 
 def year_of(record: dict) -> str:
-    day = letter_day(record)
-    return str(day.year) if day else UNKNOWN
+    period = letter_period(record)
+    return str(period[0].year) if period else UNKNOWN
 
 
 def letter_of(record: dict) -> str:
@@ -180,6 +291,18 @@ class Summary:
     @property
     def letters(self) -> int:
         return len(self.scope)
+
+    @property
+    def letters_with_findings(self) -> int:
+        """Letters some kept finding is from: fewer than those in scope under --judgement."""
+        return len({letter_of(r) for r in self.records})
+
+    def headline(self) -> str:
+        """'N findings from M letters', saying so where shares are of more letters."""
+        text = f"{counted(len(self.records), 'finding')} from {counted(self.letters_with_findings, 'letter')}"
+        if self.letters_with_findings != self.letters:
+            text += f" (shares of letters are of the {self.letters} letters in scope)"
+        return text
 
     def tables(self) -> dict[str, list[dict]]:
         return {name: getattr(self, name) for name in TABLES}
@@ -272,8 +395,8 @@ def public(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
 
 
-def write_xlsx(path: Path, tables: dict[str, list[dict]]) -> None:
-    """One sheet per table, header row bold and frozen."""
+def xlsx_bytes(tables: dict[str, list[dict]]) -> bytes:
+    """A workbook with one sheet per table, header row bold and frozen."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -287,7 +410,7 @@ def write_xlsx(path: Path, tables: dict[str, list[dict]]) -> None:
             cell.font = Font(bold=True)
         sheet.freeze_panes = "A2"
         for row in rows:
-            sheet.append([_cell(row.get(c)) for c in columns])
+            sheet.append([_cell(row.get(c), c) for c in columns])
             for cell in sheet[sheet.max_row]:
                 _as_text(cell)
         for i, column in enumerate(columns, 1):
@@ -298,23 +421,26 @@ def write_xlsx(path: Path, tables: dict[str, list[dict]]) -> None:
     workbook.properties.created = workbook.properties.modified = fixed
     buffer = io.BytesIO()
     workbook.save(buffer)
-    with atomic_path(path) as tmp:
-        with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, \
-                zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
-            for item in source.infolist():
-                entry = zipfile.ZipInfo(item.filename, date_time=(2000, 1, 1, 0, 0, 0))
-                entry.compress_type = zipfile.ZIP_DEFLATED
-                entry.external_attr = 0o644 << 16
-                data = source.read(item.filename)
-                if item.filename == "docProps/core.xml":  # openpyxl stamps the time of saving
-                    data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data)
-                target.writestr(entry, data)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            entry = zipfile.ZipInfo(item.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            data = source.read(item.filename)
+            if item.filename == "docProps/core.xml":  # openpyxl stamps the time of saving
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data)
+            target.writestr(entry, data)
+    return out.getvalue()
 
 
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def _cell(value):
+def _cell(value, column: str = ""):
+    if column == "year" and isinstance(value, str) and value.isdigit():
+        return int(value)   # a number in Excel, as the other columns' counts
     # Excel refuses control characters
     return _ILLEGAL_XLSX.sub(" ", value) if isinstance(value, str) else value
 
@@ -329,47 +455,71 @@ def _as_text(cell) -> None:
 
 def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filters | None = None,
                   per_theme: int = 5) -> str:
+    """Summarise ``tagged`` into ``out_dir``; the warnings and a one-line summary.
+    Every file is made before any is written, and they replace the folder's earlier
+    files together: a failure leaves the folder as it was."""
     from .report import render_html, render_markdown
 
-    records = read_tagged(tagged)
+    filters = filters or Filters()
+    records = read_tagged(tagged, taxonomy)
     if not records:
         raise InputError("no tagged findings in the file", path=str(tagged),
                          fix="tag some letters first with 'safeguarding-themes tag'")
-    summary = summarise(records, taxonomy, filters or Filters(), per_theme)
+    summary = summarise(records, taxonomy, filters, per_theme)
     if not summary.records:
         raise InputError(f"no finding matches the filters ({describe_filters(summary.filters)})",
-                         path=str(tagged), fix=_absent_values(records, filters or Filters())
+                         path=str(tagged), fix=_absent_values(records, filters)
                          or "widen the filters; authority and kind are matched exactly, case aside")
     tables = {name: public(rows) for name, rows in summary.tables().items()}
-    for name, rows in tables.items():
-        columns = list(rows[0].keys()) if rows else ["theme"]
-        write_csv(out_dir / f"{name}.csv", rows, columns)
-    write_xlsx(out_dir / "summary.xlsx", tables)
-    write_json(out_dir / "summary.json", {
-        "source": str(tagged), "filters": summary.filters, "findings": len(summary.records),
-        "letters": summary.letters,
-        "themes_tagged": sum(len(r["themes"]) for r in summary.records),
-        **tables})
-    from .outputs import atomic_text
-
-    with atomic_text(out_dir / "report.md") as handle:
-        handle.write(render_markdown(summary, str(tagged)))
-    with atomic_text(out_dir / "report.html") as handle:
-        handle.write(render_html(summary, str(tagged)))
-    unnamed = sum(not (r.get("letter_id") or r.get("source")) for r in summary.records)
-    if filters and (filters.since or filters.until):
-        undated = summary.undated_left_out
-        dates = f"{undated} findings have no date: left out by --since/--until"
-    else:
-        undated = sum(letter_day(r) is None for r in summary.records)
-        dates = f"{undated} findings from letters with no date, counted as year {UNKNOWN}"
-    notes = ([dates] if undated else []) + \
-        ([f"{counted(unnamed, 'finding')} {'names' if unnamed == 1 else 'name'} no letter (no letter_id or source): "
-          "each counted as a letter"]
-         if unnamed else [])
-    return "".join(f"warning: {n}\n" for n in notes) + (
-        f"summarise: {counted(len(summary.records), 'finding')} from {counted(summary.letters, 'letter')} -> {out_dir} "
+    files = {f"{name}.csv": csv_text(rows, list(rows[0].keys()) if rows else ["theme"]).encode("utf-8")
+             for name, rows in tables.items()}
+    files["summary.xlsx"] = xlsx_bytes(tables)
+    figures = {"source": str(tagged), "filters": summary.filters, "findings": len(summary.records),
+               "letters": summary.letters, "letters_with_findings": summary.letters_with_findings,
+               "themes_tagged": sum(len(r["themes"]) for r in summary.records), **tables}
+    files["summary.json"] = (json.dumps(figures, ensure_ascii=False, sort_keys=True, indent=2)
+                             + "\n").encode("utf-8")
+    files["report.md"] = render_markdown(summary, str(tagged)).encode("utf-8")
+    files["report.html"] = render_html(summary, str(tagged)).encode("utf-8")
+    write_files_together(out_dir, files)
+    return "".join(f"warning: {n}\n" for n in _warnings(records, summary, filters)) + (
+        f"summarise: {summary.headline()} -> {out_dir} "
         f"(CSV, summary.xlsx, summary.json, report.md, report.html)")
+
+
+def _warnings(records: list[dict], summary: Summary, filters: Filters) -> list[str]:
+    """What the figures leave out or read in a way the user should know of."""
+    notes = [f"no finding of --{option} {value} in the file: only the others are summarised"
+             for option, value in _unmatched(records, filters)]
+    bad = [r for r in records if r.get("_bad_date")]
+    if bad:
+        notes.append(f"{counted(len(bad), 'finding')} {'has' if len(bad) == 1 else 'have'} a date that is "
+                     f"not understood (e.g. {bad[0]['_bad_date']!r}, line {bad[0]['_line']}): write dates "
+                     f"as YYYY-MM-DD or DD/MM/YYYY, from {FIRST_YEAR}")
+    if filters.since or filters.until:
+        undated = summary.undated_left_out
+        dates = f"{counted(undated, 'finding')} {'has' if undated == 1 else 'have'} no date: " \
+                "left out by --since/--until"
+    else:
+        undated = sum(letter_period(r) is None for r in summary.records)
+        dates = f"{counted(undated, 'finding')} from letters with no date, counted as year {UNKNOWN}"
+    if undated:
+        notes.append(dates)
+    unnamed = sum(not (r.get("letter_id") or r.get("source")) for r in summary.records)
+    if unnamed:
+        notes.append(f"{counted(unnamed, 'finding')} {'names' if unnamed == 1 else 'name'} no letter "
+                     "(no letter_id or source): each counted as a letter")
+    return notes
+
+
+def _unmatched(records: list[dict], filters: Filters) -> list[tuple[str, str]]:
+    """(option, value) of each --authority and --kind value that no finding has."""
+    missing = []
+    for option, field_name, wanted in (("authority", "authority", filters.authorities),
+                                       ("kind", "kind", filters.kinds)):
+        present = {str(r.get(field_name)).strip().lower() for r in records if r.get(field_name)}
+        missing += [(option, w) for w in wanted if w.strip().lower() not in present]
+    return missing
 
 
 def _absent_values(records: list[dict], filters: Filters) -> str:
@@ -382,9 +532,11 @@ def _absent_values(records: list[dict], filters: Filters) -> str:
         if missing:
             shown = ", ".join(present[:12]) + (f" and {len(present) - 12} more" if len(present) > 12 else "")
             notes.append(f"no {option} {', '.join(missing)} in the file; it has: {shown or 'none'}")
-    if (filters.since or filters.until) and all(letter_day(r) is None for r in records):
-        notes.append("no finding of the file has a date (a CSV from 'tag' has no inspection dates: "
-                     "summarise its JSONL)")
+    if (filters.since or filters.until) and all(letter_period(r) is None for r in records):
+        bad = next((r for r in records if r.get("_bad_date")), None)
+        notes.append("no finding of the file has a date" + (
+            f" that is understood (e.g. {bad['_bad_date']!r}, line {bad['_line']}: write dates as "
+            "YYYY-MM-DD or DD/MM/YYYY)" if bad else ""))
     return "; ".join(notes)
 
 

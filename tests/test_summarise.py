@@ -369,3 +369,183 @@ def test_one_finding_from_one_letter_is_said_so(tmp_path, runner):
     assert "summarise: 1 finding from 1 letter ->" in result.output
     assert "1 finding from 1 letter in" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "1 finding from 1 letter in" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------- input read as analysts write it
+
+def summarise_rows(tmp_path, runner, rows, *options, name="tagged.jsonl", out="out"):
+    tagged = tmp_path / name
+    if name.endswith(".csv"):
+        columns = list(rows[0])
+        with open(tagged, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: json.dumps(v) if isinstance(v, dict) else
+                                 ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
+    else:
+        tagged.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / out)] + THEMES
+                           + list(options))
+    figures = (json.loads((tmp_path / out / "summary.json").read_text(encoding="utf-8"))
+               if result.exit_code == 0 else None)
+    return result, figures
+
+
+def test_themes_typed_with_spaces_and_empty_rows_of_a_spreadsheet_count_as_meant(tmp_path, runner):
+    rows = fixture_records()
+    _, plain = summarise_rows(tmp_path, runner, rows, name="plain.csv", out="plain")
+    with open(tmp_path / "plain.csv", encoding="utf-8") as handle:
+        text = handle.read().replace("thresholds;timeliness", "thresholds; timeliness")
+    assert "thresholds; timeliness" in text
+    (tmp_path / "typed.csv").write_text(text + ",,,,,,,,,\n,,,,,,,,,\n", encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tmp_path / "typed.csv"), "--out", str(tmp_path / "typed")]
+                           + THEMES)
+    assert result.exit_code == 0, result.output
+    typed = json.loads((tmp_path / "typed" / "summary.json").read_text(encoding="utf-8"))
+    assert typed["themes"] == plain["themes"] and typed["findings"] == 4 and typed["letters"] == 4
+    assert "name no letter" not in result.output
+
+
+def test_a_theme_given_twice_counts_once_and_judgements_are_read_case_aside(tmp_path, runner):
+    rows = fixture_records()[:1]
+    rows[0] = {**rows[0], "themes": ["thresholds", "thresholds"], "judgement": "Priority action"}
+    result, figures = summarise_rows(tmp_path, runner, rows)
+    assert result.exit_code == 0, result.output
+    thresholds = next(r for r in figures["themes"] if r["theme"] == "thresholds")
+    assert (thresholds["findings"], thresholds["priority_action"], figures["themes_tagged"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"themes": ["thresholds", "not_a_theme"]}, "tagged.jsonl:1: unknown theme 'not_a_theme'"),
+    ({"judgement": "good-ish"}, "tagged.jsonl:1: unknown judgement 'good-ish'"),
+    ({"judgement": ["development"]}, "tagged.jsonl:1: 'judgement' is not text (it is list)"),
+    ({"text": 5}, "tagged.jsonl:1: 'text' is not text"),
+    ({"text": ""}, "tagged.jsonl:1: no finding text"),
+    ({"authority": ["Kent"]}, "tagged.jsonl:1: 'authority' is not text (it is list)"),
+    ({"scores": {"thresholds": None}}, "the score of 'thresholds' is not a number (None)"),
+    ({"scores": [0.9]}, "tagged.jsonl:1: 'scores' is not an object of themes"),
+    ({"evidence": {"thresholds": "Thresholds"}}, "the evidence of 'thresholds' is not a list of spans"),
+    ({"evidence": {"thresholds": [{"start": None, "end": 4}]}}, "has no whole-number 'start' and 'end'"),
+])
+def test_a_bad_value_is_a_one_line_error_naming_its_line(tmp_path, runner, change, message):
+    rows = fixture_records()
+    rows[0] = {**rows[0], **change}
+    result, _ = summarise_rows(tmp_path, runner, rows)
+    assert result.exit_code == 1
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_dates_as_a_spreadsheet_saves_them_are_read_and_a_date_not_understood_is_named(tmp_path, runner):
+    rows = fixture_records()
+    rows[0]["letter_date"] = "01/05/2018"           # English Excel
+    rows[1]["letter_date"] = "2020-02-10 00:00:00"  # a date with a time
+    rows[2]["letter_date"] = "2021-11"              # a month
+    rows[3]["letter_date"] = "0203-03-01"           # a typing error: no year before Ofsted
+    result, figures = summarise_rows(tmp_path, runner, rows)
+    assert result.exit_code == 0, result.output
+    assert [(r["year"], r["letters"]) for r in figures["year_theme"]] == \
+        [("2018", 1), ("2020", 1), ("2021", 1), ("(not stated)", 1)]
+    assert ("warning: 1 finding has a date that is not understood (e.g. '0203-03-01', line 4): "
+            "write dates as YYYY-MM-DD or DD/MM/YYYY, from 1992") in result.output
+    assert "warning: 1 finding from letters with no date" in result.output
+    # a month overlaps a filter that starts within it; a date in the last year Python knows
+    result, figures = summarise_rows(tmp_path, runner, rows, "--since", "2021-11-15", "--until", "9999-12",
+                                     out="since")
+    assert result.exit_code == 0, result.output
+    assert figures["letters"] == 1 and figures["year_theme"][0]["year"] == "2021"
+    assert "warning: 1 finding has no date: left out by --since/--until" in result.output
+
+
+def test_only_undated_findings_and_a_date_filter_say_which_date_was_not_understood(tmp_path, runner):
+    rows = [{**r, "letter_date": "March 2019"} for r in fixture_records()]
+    result, _ = summarise_rows(tmp_path, runner, rows, "--since", "2019")
+    assert result.exit_code == 1
+    assert "no finding of the file has a date that is understood (e.g. 'March 2019', line 1" in result.output
+    assert "CSV from 'tag'" not in result.output
+
+
+def test_the_headline_counts_letters_with_findings_and_names_the_letters_in_scope(tmp_path, runner):
+    result, figures = summarise_rows(tmp_path, runner, fixture_records(), "--judgement", "strength")
+    assert result.exit_code == 0, result.output
+    assert (figures["findings"], figures["letters_with_findings"], figures["letters"]) == (1, 1, 4)
+    headline = "1 finding from 1 letter (shares of letters are of the 4 letters in scope)"
+    assert f"summarise: {headline} ->" in result.output
+    for report in ("report.md", "report.html"):
+        assert headline in (tmp_path / "out" / report).read_text(encoding="utf-8")
+
+
+def test_an_authority_the_file_does_not_have_is_named_when_others_match(tmp_path, runner):
+    result, figures = summarise_rows(tmp_path, runner, fixture_records(), "-a", "Blackpool", "-a", "Lancshire")
+    assert result.exit_code == 0, result.output
+    assert "warning: no finding of --authority Lancshire in the file" in result.output
+    assert figures["letters"] == 2
+
+
+def test_a_failure_leaves_the_output_folder_as_it_was(tmp_path, runner, monkeypatch):
+    import os
+
+    from pipeline import outputs
+
+    result, _ = summarise_rows(tmp_path, runner, fixture_records())
+    assert result.exit_code == 0, result.output
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    assert len(before) == 8
+    rows = fixture_records()[:2]
+    # a later file that cannot be written: a folder in its place, or a full disk
+    (tmp_path / "out" / "report.md").unlink()
+    (tmp_path / "out" / "report.md").mkdir()
+    result, _ = summarise_rows(tmp_path, runner, rows)
+    assert result.exit_code == 1 and "report.md: is a folder, not a file" in result.output
+    (tmp_path / "out" / "report.md").rmdir()
+    (tmp_path / "out" / "report.md").write_bytes(before["report.md"])
+    real_fdopen, written = os.fdopen, []
+
+    def full_disk(fd, *args, **kwargs):
+        written.append(fd)
+        if len(written) == 6:
+            os.close(fd)
+            raise OSError(28, "No space left on device")
+        return real_fdopen(fd, *args, **kwargs)
+
+    monkeypatch.setattr(outputs.os, "fdopen", full_disk)
+    result, _ = summarise_rows(tmp_path, runner, rows)
+    assert result.exit_code == 1 and "disk full while writing" in result.output
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    # a folder the run made is removed again
+    written.clear()
+    result, _ = summarise_rows(tmp_path, runner, rows, out="new")
+    assert result.exit_code == 1 and not (tmp_path / "new").exists()
+
+
+def test_a_folder_given_as_the_tagged_file_is_named_as_such(tmp_path, runner):
+    result = runner.invoke(app, ["summarise", str(tmp_path), "--out", str(tmp_path / "out")] + THEMES)
+    assert result.exit_code == 1 and "is a folder, not a file" in result.output
+
+
+def test_the_html_report_has_every_table_and_readable_counts_on_dark_cells(tmp_path, runner):
+    rows = [{**fixture_records()[0], "id": f"a{i}#0", "letter_id": f"a{i}", "authority": f"Authority {i:02d}"}
+            for i in range(65)]
+    result, _ = summarise_rows(tmp_path, runner, rows)
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    # the heat map shows the 60 biggest; the table below it every authority
+    assert 'id="table-authority"' in html and 'id="table-year"' in html
+    assert all(f"<td>Authority {i:02d}</td>" in html for i in range(65))
+    assert 'class="small on-dark">1</text>' in html and "svg text.on-dark{fill:#fff}" in html
+    assert "Equality, diversity and specific groups</text>" in html   # names whole
+    from openpyxl import load_workbook
+
+    years = load_workbook(tmp_path / "out" / "summary.xlsx")["year_theme"]
+    assert years.cell(2, 1).value == 2018
+
+
+def test_markdown_bold_is_never_glued_to_a_neighbour():
+    from pipeline.report import _md_highlight
+
+    text = "Caseload pressures and delay remain."
+    touching = [{"start": 0, "end": 4, "rule": "a"}, {"start": 4, "end": 8, "rule": "b"}]
+    assert _md_highlight(text, touching) == "**Caseload** pressures and delay remain."
+    spaced = [{"start": 18, "end": 23, "rule": "a"}]   # " and " with its spaces
+    assert _md_highlight(text, spaced) == "Caseload pressures **and** delay remain."
