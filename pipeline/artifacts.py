@@ -16,8 +16,8 @@ import json
 import platform
 from pathlib import Path
 
-from .errors import ModelError, OutputError
-from .outputs import atomic_path, write_json
+from .errors import ModelError
+from .outputs import replace_together
 
 # The libraries whose versions decide whether a pickled pipeline loads and
 # behaves as trained.
@@ -52,29 +52,39 @@ def meta_path(artifact: str | Path) -> Path:
 
 def save_model(obj, artifact: str | Path, meta: dict) -> dict:
     """Write ``obj`` with joblib and its metadata; both appear only when complete."""
+    return save_models([(obj, Path(artifact), meta)])[0]
+
+
+def save_models(models: list[tuple[object, Path, dict]], remove: tuple[Path, ...] = (),
+                option: str = "--out-dir") -> list[dict]:
+    """Write each (object, artifact, metadata) and remove the artifacts ``remove``, all
+    in one step: every file is serialised and written first, then all are put in place
+    with Ctrl-C held off, so a stopped run leaves the earlier models as they were."""
     import joblib
 
-    artifact = Path(artifact)
-    buffer = io.BytesIO()
-    joblib.dump(obj, buffer, compress=3)
-    data = buffer.getvalue()
-    meta = {**meta, "artifact": artifact.name, "sha256": sha256_bytes(data),
-            "versions": library_versions()}
-    with atomic_path(artifact) as tmp:
-        tmp.write_bytes(data)
-    write_json(meta_path(artifact), meta)
-    return meta
+    files: dict[Path, bytes] = {}
+    metas = []
+    for obj, artifact, meta in models:
+        buffer = io.BytesIO()
+        joblib.dump(obj, buffer, compress=3)
+        data = buffer.getvalue()
+        meta = {**meta, "artifact": Path(artifact).name, "sha256": sha256_bytes(data),
+                "versions": library_versions()}
+        meta["meta_sha256"] = meta_digest(meta)
+        files[Path(artifact)] = data
+        files[meta_path(artifact)] = (json.dumps(meta, ensure_ascii=False, sort_keys=True, indent=2)
+                                      + "\n").encode("utf-8")
+        metas.append(meta)
+    removed = [path for artifact in remove for path in (Path(artifact), meta_path(artifact))]
+    replace_together(files, removed, option)
+    return metas
 
 
-def remove_model(artifact: str | Path) -> None:
-    """Remove an artifact and its metadata, where they exist."""
-    artifact = Path(artifact)
-    for path in (artifact, meta_path(artifact)):
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot remove an earlier model: {exc.strerror}", path=str(path),
-                              fix="remove it yourself, or train into another --out-dir") from None
+def meta_digest(meta: dict) -> str:
+    """The sha256 of the metadata without its own digest: an edited threshold or
+    parameter would otherwise claim settings the model does not have."""
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    return sha256_bytes(json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8"))
 
 
 def read_meta(artifact: str | Path) -> dict:
@@ -93,6 +103,10 @@ def read_meta(artifact: str | Path) -> dict:
     if not isinstance(meta, dict) or not isinstance(meta.get("versions", {}), dict):
         raise ModelError("model metadata is not what 'train' writes; refusing to load the model",
                          path=str(path), fix="retrain with 'safeguarding-themes train'")
+    if meta.get("meta_sha256") != meta_digest(meta):
+        raise ModelError("model metadata was edited, or written by an earlier version (its "
+                         "meta_sha256 does not match); refusing to load the model", path=str(path),
+                         fix="retrain with 'safeguarding-themes train'")
     return meta
 
 

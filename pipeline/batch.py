@@ -427,6 +427,10 @@ def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
                     raise InputError("cannot resume: the output's columns are not those of 'tag'",
                                      path=str(out), fix=fix)
                 for row in reader:
+                    if not row.get("sha256") or not row.get("source"):
+                        raise InputError("cannot resume: not a batch output of 'tag' (a row without the "
+                                         "letter's sha256 or source)", path=str(out),
+                                         line=reader.line_num, fix=fix)
                     buffer = io.StringIO()
                     csv.writer(buffer, lineterminator="\n").writerow([row[k] for k in TAG_FIELDS])
                     themes = [t for t in (row.get("themes") or "").split(";") if t]
@@ -443,6 +447,13 @@ def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
                     record = None
                 if not isinstance(record, dict) or not isinstance(record.get("themes", []), list):
                     raise InputError("cannot resume: not a JSONL output of 'tag'", path=str(out),
+                                     line=number, fix=fix)
+                # every record of a batch of letters names its letter's content hash and file;
+                # findings from 'segment' or 'tag --findings' do not, and would count as done
+                if "themes" not in record or not isinstance(record.get("sha256"), str) \
+                        or not record.get("sha256") or not isinstance(record.get("source"), str):
+                    raise InputError("cannot resume: not a batch output of 'tag' (a record without "
+                                     "themes, or without the letter's sha256 and source)", path=str(out),
                                      line=number, fix=fix)
                 yield PreviousRecord(record.get("sha256") or "", record.get("source") or "",
                                      record.get("letter_id"), len(record.get("themes") or []),

@@ -58,14 +58,24 @@ class OutputFormat(str, Enum):
     csv = "csv"
 
 
+def format_for(output_format: "OutputFormat | None", out: Path) -> str:
+    """The --format given; without one, the output file's extension decides (a file
+    named .csv holding JSON lines opened as a broken spreadsheet)."""
+    if output_format is not None:
+        return output_format.value
+    return "csv" if out.suffix.lower() == ".csv" else "jsonl"
+
+
 @app.command("segment")
 @expected_errors
 def segment_command(
     paths: List[Path] = typer.Argument(..., help="Letters (PDF, TXT, DOCX, HTML) or folders, "
                                                  "searched recursively."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the findings."),
-    output_format: OutputFormat = typer.Option(OutputFormat.jsonl, "--format", "-f",
-                                               help="jsonl (one JSON object per finding) or csv."),
+    output_format: Optional[OutputFormat] = typer.Option(None, "--format", "-f",
+                                                         help="jsonl (one JSON object per finding) or "
+                                                              "csv (default: csv for an --out ending .csv, "
+                                                              "else jsonl)."),
     texts: Optional[Path] = typer.Option(None, "--texts", help="Also write each letter's "
                                          "extracted text here; finding offsets index into it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -80,7 +90,7 @@ def segment_command(
     """
     from .segment import run_segment
 
-    summary = run_segment(paths, out, output_format.value, texts_dir=texts, progress=not quiet)
+    summary = run_segment(paths, out, format_for(output_format, out), texts_dir=texts, progress=not quiet)
     typer.echo(summary, err=True)
 
 
@@ -148,8 +158,9 @@ def tag_command(
                                 "finished output): letters already in the output, by content "
                                 "hash, are not tagged again."),
     models: Path = MODELS_OPTION,
-    output_format: OutputFormat = typer.Option(OutputFormat.jsonl, "--format", "-f",
-                                               help="jsonl or csv."),
+    output_format: Optional[OutputFormat] = typer.Option(None, "--format", "-f",
+                                                         help="jsonl or csv (default: csv for an --out "
+                                                              "ending .csv, else jsonl)."),
     themes: Path = THEMES_OPTION,
     patterns: Path = PATTERNS_OPTION,
     params: Optional[Path] = PARAMS_OPTION,
@@ -191,13 +202,13 @@ def tag_command(
                              fix="tag the findings file again without --resume")
         tagger = build_tagger(load_taxonomy(themes), patterns, method_name, models)
         with OutputLock(out):
-            typer.echo(run_tag_findings(tagger, findings, out, output_format.value), err=True)
+            typer.echo(run_tag_findings(tagger, findings, out, format_for(output_format, out)), err=True)
         return
     from .batch import TaggerConfig, describe, partial_path, run_batch
 
     config = TaggerConfig(str(themes), str(patterns), method_name, str(models))
     try:
-        summary = run_batch(paths, out, config, output_format=output_format.value, jobs=jobs,
+        summary = run_batch(paths, out, config, output_format=format_for(output_format, out), jobs=jobs,
                             resume=resume, progress=not quiet)
     except KeyboardInterrupt:
         fail(f"interrupted; the letters done are kept in {partial_path(out)}: run the same "

@@ -33,6 +33,7 @@ class Dataset:
     Y: np.ndarray                # findings x themes, 0/1
     groups: list[str]            # letter of each finding (for grouped folds)
     sha256: str                  # of the labelled data the examples came from
+    unlabelled: int = 0          # rows of the file not labelled yet (skipped)
 
 
 _SENTENCE_STARTS = re.compile(r"[.!?][\"'’”)\]]*\s+")
@@ -100,12 +101,19 @@ def load_dataset(path: str | Path, taxonomy: Taxonomy, rules: RuleTagger,
         raise LabelsError(f"too few examples of theme(s) {', '.join(missing)} "
                           f"(need {min_examples} each)", path=str(path),
                           fix=f"label more findings with them, or remove them from {taxonomy.path}")
+    # a theme every finding has cannot be told apart: calibration would give it 1.0
+    everywhere = [t for t, n in counts.items() if len(findings) - n < min_examples]
+    if everywhere:
+        raise LabelsError(f"too few findings without theme(s) {', '.join(everywhere)} "
+                          f"(need {min_examples} each)", path=str(path),
+                          fix="label findings that are not about them too")
     results = rules.tag([f.text for f in findings])
     records = [model_record(f.text, f.extra.get("context"),
                             previous_sentence(f.text, f.extra.get("context")), section_of(f.extra), r)
                for f, r in zip(findings, results)]
     Y = np.array([[t in f.themes for t in taxonomy.ids] for f in findings], dtype=int)
-    return Dataset(findings, records, Y, [f.letter_id for f in findings], labelled_hash(findings))
+    return Dataset(findings, records, Y, [f.letter_id for f in findings], labelled_hash(findings),
+                   findings.unlabelled)
 
 
 def judgement_examples(data: Dataset) -> tuple[list[dict], list[str], list[str]]:

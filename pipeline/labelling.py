@@ -19,7 +19,7 @@ import numpy as np
 from .errors import LabelsError
 from .judgement import JUDGEMENTS
 from .labelset import iter_rows, load_labelled
-from .outputs import atomic_text, write_csv
+from .outputs import atomic_text, counted, write_csv
 from .themes import Taxonomy
 
 SUGGEST_FIELDS = ["id", "letter_id", "source", "section", "text", "context", "suggested_themes",
@@ -37,10 +37,12 @@ def uncertainty(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top: int) -> str:
     """Write the ``top`` unlabelled findings the model is least sure about to ``out`` (CSV)."""
     taxonomy = tagger.taxonomy
-    labelled = set()
+    labelled: set[str] = set()
     if gold_path.exists():
-        labelled = {(g.letter_id, g.text) for g in load_labelled(gold_path, taxonomy)}
-    keep = [i for i, r in enumerate(records) if (r.get("letter_id"), r["text"]) not in labelled]
+        # by text, not by letter: a letter downloaded again under another file name
+        # gets other ids, and its findings are labelled all the same
+        labelled = {_same_text(g.text) for g in load_labelled(gold_path, taxonomy)}
+    keep = [i for i, r in enumerate(records) if _same_text(r["text"]) not in labelled]
     if not keep:
         raise LabelsError("no unlabelled findings to suggest", path=str(gold_path),
                           fix="give new letters or findings; these are all labelled already")
@@ -67,16 +69,28 @@ def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top
             f"'safeguarding-themes labels import {out}')")
 
 
+def _same_text(text: str) -> str:
+    """A finding's text as compared across letters: white space aside."""
+    return " ".join(str(text).split())
+
+
 def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool = False) -> str:
     """Add the labelled rows of ``table`` (CSV or JSONL) to the gold labels.
 
     Every row is checked (text, themes, judgement, duplicate ids) before anything
-    is written; the gold file is replaced in one step.
+    is written; the gold file is replaced in one step. With ``replace``, a row whose
+    id is labelled already relabels it in place: its themes (and judgement, where
+    the row gives one) change, and everything else the label holds (its set, section,
+    source, context) is kept.
     """
     gold_lines = gold_path.read_text(encoding="utf-8").splitlines() if gold_path.exists() else []
-    existing = {json.loads(line)["id"]: n for n, line in enumerate(gold_lines) if line.strip()}
+    gold = {n: json.loads(line) for n, line in enumerate(gold_lines) if line.strip()}
+    existing = {record["id"]: n for n, record in gold.items()}
+    by_text = {_same_text(record.get("text", "")): record for record in gold.values()}
     seen: dict[str, int] = {}
     new: list[dict] = []
+    relabelled: dict[int, dict] = {}   # gold line -> its new label
+    twins: list[tuple[str, int, str, bool]] = []
     skipped = 0
     for line, row in iter_rows(table):
         themes_cell = row.get("themes")
@@ -114,24 +128,44 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
         context = (row.get("context") or "").strip()
         if context and context != text:
             record["context"] = context
+        if rid in existing:
+            old = gold[existing[rid]]
+            record = {**old, "text": text, "themes": themes, "labelled_by": record["labelled_by"]}
+            if judgement is not None:
+                record.update(judgement=judgement, judged_by="annotator")
+            relabelled[existing[rid]] = record
+            continue
+        twin = by_text.get(_same_text(text))
+        if twin is not None:
+            twins.append((rid, line, twin["id"], twin.get("themes") != themes))
         new.append(record)
-    if not new:
+    if not new and not relabelled:
         raise LabelsError("no labelled rows to import", path=str(table),
                           fix="fill in the 'themes' column (';'-separated theme ids)")
-    kept = [line for line in gold_lines
-            if line.strip() and not (replace and json.loads(line)["id"] in seen)]
     with atomic_text(gold_path) as handle:
-        for line in kept:
+        for n, line in enumerate(gold_lines):
+            if not line.strip():
+                continue
+            if n in relabelled:   # in its place: a diff of the gold file shows the change
+                line = json.dumps(relabelled[n], ensure_ascii=False, sort_keys=True)
             handle.write(line + "\n")
         for record in new:
             handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
     load_labelled(gold_path, taxonomy)  # the result must read back cleanly
-    return (f"labels import: {len(new)} labelled findings added to {gold_path} "
-            f"({skipped} unlabelled rows skipped)")
+    warning = ""
+    if twins:
+        rid, line, twin, _ = twins[0]
+        differ = sum(d for *_, d in twins)
+        warning = (f"warning: {counted(len(twins), 'row')} {'has' if len(twins) == 1 else 'have'} the text of "
+                   f"a finding labelled already under another id (e.g. {rid!r}, line {line}, and {twin!r}), "
+                   f"{differ} with other themes: both labels kept; check that they agree\n")
+    return (warning + f"labels import: {counted(len(new), 'labelled finding')} added and "
+            f"{len(relabelled)} relabelled in {gold_path} ({counted(skipped, 'unlabelled row')} skipped)")
 
 
+# 'themes' and 'judgement' are left empty for a correction ('labels import --replace')
 AUDIT_FIELDS = ["id", "letter_id", "text", "gold_themes", "likely_missing", "likely_wrong",
-                "disagreement"]
+                "disagreement", "themes", "judgement"]
 
 
 def audit_rows(findings, Y: np.ndarray, proba: np.ndarray, themes: Sequence[str],

@@ -48,6 +48,9 @@ _KNOWN_COLUMNS = {name: name for name in (
 def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
     if not path.exists():
         raise LabelsError("file not found", path=str(path), fix="check the path")
+    if path.is_dir():
+        raise LabelsError("is a folder, not a file", path=str(path),
+                          fix="give the file (JSONL or CSV) inside it")
     if path.suffix.lower() == ".csv":
         with open(path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -100,15 +103,34 @@ def _theme_list(value, path, line, taxonomy: Taxonomy) -> list[str]:
     return sorted({taxonomy.check(v, path, line) for v in value})
 
 
+class Labelled(list):
+    """Labelled findings, and how many rows were not labelled yet (skipped)."""
+    unlabelled: int = 0
+
+
+def _unlabelled(row: dict) -> bool:
+    """A row with a judgement column and neither themes nor a judgement filled in: not
+    labelled yet (a spreadsheet from 'suggest' part way through), as 'labels import'
+    reads it. Without a judgement column an empty themes cell is the only way to say
+    "no theme", and an empty list of themes in JSONL is a label too."""
+    if "judgement" not in row:
+        return False
+    themes = row.get("themes")
+    judgement = row.get("judgement")
+    return ((themes is None or (isinstance(themes, str) and not themes.strip()))
+            and (judgement is None or (isinstance(judgement, str) and not judgement.strip())))
+
+
 def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool = False,
-                  need_every_theme: bool = False) -> list[LabelledFinding]:
-    """Labelled findings of ``path``, every line checked.
+                  need_every_theme: bool = False) -> Labelled:
+    """Labelled findings of ``path``, every line checked; rows not labelled yet are
+    skipped and counted.
 
     Errors name the file and line: malformed line, unknown theme, duplicate id,
     empty text, bad judgement; with ``need_every_theme``, a theme of the
     taxonomy with no example at all.
     """
-    records: list[LabelledFinding] = []
+    records = Labelled()
     first_line: dict[str, int] = {}
     for line, row in iter_rows(path):
         text = row.get("text") or ""
@@ -127,6 +149,9 @@ def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool 
         if "themes" not in row:
             raise LabelsError("no 'themes' field", path=str(path), line=line,
                               fix="add the finding's themes (an empty list if it has none)")
+        if _unlabelled(row):
+            records.unlabelled += 1
+            continue
         themes = _theme_list(row.get("themes"), path, line, taxonomy)
         judgement = row.get("judgement") or None
         if judgement is not None and judgement not in JUDGEMENTS:

@@ -12,7 +12,9 @@ import errno
 import io
 import json
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -24,16 +26,16 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
-def output_error(path: Path | str, exc: OSError) -> OutputError:
+def output_error(path: Path | str, exc: OSError, option: str = "--out") -> OutputError:
     """Turn an OS error on an output into a one-line error with the fix."""
     if exc.errno == errno.ENOSPC:
         fix = "free some disk space and run again; nothing was replaced"
         msg = "disk full while writing"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        fix = "choose a folder you can write to with --out"
+        fix = f"choose a folder you can write to with {option}"
         msg = "cannot write here (permission denied)"
     elif exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EEXIST):
-        fix = "choose another --out"
+        fix = f"choose another {option}"
         msg = "cannot create the output folder"
     else:
         fix = "check the path and try again"
@@ -190,4 +192,58 @@ def write_files_together(folder: Path | str, contents: dict[str, bytes]) -> None
         if made:
             with contextlib.suppress(OSError):
                 folder.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def ctrl_c_deferred() -> Iterator[None]:
+    """A Ctrl-C in here is raised when the block ends, not in its middle: for the
+    few milliseconds that put files that belong together in place."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if handler in (signal.SIG_IGN, None):   # ignored (a background job), or not Python's
+        yield
+        return
+    pressed: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (), option: str = "--out") -> None:
+    """Write ``files`` (path -> bytes) to temporary files, then put them all in place
+    and remove ``remove``, with Ctrl-C held off: files that must agree (a model and its
+    metadata, two models trained together) never appear one without the other."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        mode = 0o666 & ~_umask()
+        for target, data in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
+            staged.append((Path(tmp_name), target))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp_name, mode)
+        with ctrl_c_deferred():
+            for tmp, target in staged:
+                os.replace(tmp, target)
+            for path in remove:
+                path.unlink(missing_ok=True)
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        failed = Path(exc.filename) if exc.filename else None
+        where = next((t for tmp, t in staged if failed in (tmp, t)), failed or next(iter(files)))
+        raise output_error(where, exc, option) from None
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
         raise

@@ -51,8 +51,11 @@ def _check(stage: str, key: str, value, spec: tuple, path: str):
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise ParamsError(f"{where} must be {kind.__name__}, got {value!r}", path=path,
-                          fix=f"set {where} to a {kind.__name__}")
+        described = {int: "a whole number", float: "a number", str: "text", bool: "true or false",
+                     list: "a list"}.get(kind, kind.__name__)
+        allowed = f" ({', '.join(map(str, spec[1]))})" if kind is str and len(spec) == 2 else ""
+        raise ParamsError(f"{where} must be {described}{allowed}, got {value!r}", path=path,
+                          fix=f"set {where} to {described}{allowed}")
     if kind in (int, float) and len(spec) == 3 and not spec[1] <= value <= spec[2]:
         raise ParamsError(f"{where} = {value!r} is out of range", path=path,
                           fix=f"use a value from {spec[1]} to {spec[2]}")
@@ -76,6 +79,9 @@ def load_params(path: str | Path | None = None, stage: str | None = None) -> dic
     explicit = path is not None
     if path is None:
         path = DEFAULT_PARAMS_FILE if DEFAULT_PARAMS_FILE.exists() else None
+    elif Path(path).is_dir():
+        raise ParamsError("is a folder, not a file", path=str(path),
+                          fix="give a YAML file, e.g. --params params.yaml")
     elif not Path(path).is_file():
         raise ParamsError("parameters file not found", path=str(path),
                           fix="give an existing YAML file, or leave out --params to use params.yaml")

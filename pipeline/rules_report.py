@@ -119,7 +119,8 @@ def run_rules_report(gold: Path, patterns: Path, taxonomy, out: Path | None = No
     from .rules import load_patterns
 
     tagger = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
-    report = rules_report(load_labelled(gold, taxonomy), tagger)
+    labelled = load_labelled(gold, taxonomy)
+    report = rules_report(labelled, tagger)
     text = render_markdown(report)
     if out is not None:
         with atomic_text(out) as handle:
@@ -127,4 +128,6 @@ def run_rules_report(gold: Path, patterns: Path, taxonomy, out: Path | None = No
     if json_out is not None:
         write_json(json_out, report)
     return text, (f"rules report: micro-F1 {report['micro']['f1']:.3f}, macro-F1 {report['macro']['f1']:.3f} "
-                  f"on {report['findings']} findings -> {out}")
+                  f"on {report['findings']} findings"
+                  + (f" ({labelled.unlabelled} unlabelled rows skipped)" if labelled.unlabelled else "")
+                  + f" -> {out}")

@@ -182,13 +182,21 @@ def read_findings_file(path: str | Path, keep_judgement: bool = False) -> list[d
     ``text`` column; ``id`` kept when present, otherwise file stem and row."""
     path = Path(path)
     records = []
+    lines: dict[str, int] = {}
     for line, row in iter_rows(path):
-        text = (row.get("text") or "").strip() if isinstance(row.get("text"), str) else ""
+        if row.get("text") is not None and not isinstance(row.get("text"), str):
+            raise InputError(f"'text' must be a string, got {row.get('text')!r}", path=str(path), line=line,
+                             fix='write the finding\'s words in quotes, e.g. "text": "..."')
+        text = (row.get("text") or "").strip()
         if not text:
             raise InputError("row without text", path=str(path), line=line,
                              fix="every row needs the finding's text in a 'text' column")
         record = {k: v for k, v in row.items() if k not in ("themes", "scores", "evidence", "sources")}
         record["id"] = str(row.get("id") or f"{path.stem}#{line:04d}")
+        if record["id"] in lines:
+            raise InputError(f"duplicate id {record['id']!r} (first on line {lines[record['id']]})",
+                             path=str(path), line=line, fix="ids must be unique, or leave the id column out")
+        lines[record["id"]] = line
         record["text"] = text
         if keep_judgement and record.get("judgement") and record.get("judged_by"):
             records.append(record)  # findings from 'segment' keep their section's judgement
@@ -203,11 +211,6 @@ def read_findings_file(path: str | Path, keep_judgement: bool = False) -> list[d
         record["judgement"] = judge_wording(text)
         record["judged_by"] = "wording"
         records.append(record)
-    ids = [r["id"] for r in records]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise InputError(f"duplicate id {dup!r}", path=str(path),
-                         fix="ids must be unique, or leave the id column out")
     return records
 
 
@@ -287,7 +290,7 @@ def check_inputs(paths: Sequence[Path], findings: Path | None, command: str = "t
 def run_tag_findings(tagger: Tagger, findings: Path, out: Path, output_format: str = "jsonl") -> str:
     """Tag a file of findings that are already split into ``out``; a one-line summary."""
     from .batch import TAG_FIELDS, tagger_path
-    from .outputs import output_error, write_csv, write_jsonl
+    from .outputs import counted, output_error, write_csv, write_jsonl
 
     started = time.perf_counter()
     records = read_findings_file(findings, keep_judgement=True)
@@ -304,5 +307,5 @@ def run_tag_findings(tagger: Tagger, findings: Path, out: Path, output_format: s
     else:
         write_jsonl(out, tagged)
     tags = sum(len(r["themes"]) for r in tagged)
-    return (f"tag ({tagger.method}): {len(tagged)} findings, {tags} theme tags -> {out} "
+    return (f"tag ({tagger.method}): {counted(len(tagged), 'finding')}, {counted(tags, 'theme tag')} -> {out} "
             f"({time.perf_counter() - started:.1f} s)")

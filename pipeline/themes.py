@@ -57,6 +57,9 @@ def load_taxonomy(path: str | Path = DEFAULT_THEMES) -> Taxonomy:
     except FileNotFoundError:
         raise LabelsError("theme taxonomy not found", path=str(path),
                           fix="run from the repository root or pass --themes") from None
+    except IsADirectoryError:
+        raise LabelsError("is a folder, not a file", path=str(path),
+                          fix="give the taxonomy's YAML file to --themes") from None
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:

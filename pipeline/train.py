@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from .artifacts import remove_model, save_model, sha256_file
+from .artifacts import save_models, sha256_file
 from .dataset import Dataset, judgement_examples, load_dataset
 from .judgement import judge_wording
 from .model import (DEFAULT_PARAMS, JUDGEMENT_PARAMS, build_judgement_pipeline, fit_pipeline,
@@ -101,23 +101,24 @@ def run_train(labels: Path, out_dir: Path, params: dict, taxonomy: Taxonomy,
         with single_threaded_blas():
             judgement = strip_unpicklable_sets(build_judgement_pipeline(judgement_params).fit(records, judgements))
 
-    # Written once both are fitted, and a judgement model of earlier labels is removed:
-    # a tagger must never pair models trained on different labels.
-    save_model(pipeline, out_dir / THEMES_ARTIFACT, {
+    # Written together once both are fitted, and a judgement model of earlier labels is
+    # removed in the same step: a tagger must never pair models trained on different labels.
+    themes_model = (pipeline, out_dir / THEMES_ARTIFACT, {
         "kind": "themes",
         "themes": list(taxonomy.ids),
         "params": {k: merged[k] for k in sorted(merged)},
         "thresholds": {t: round(float(v), 4) for t, v in zip(taxonomy.ids, classifier.thresholds_)},
         **common,
     })
-    done = (f"train: {counted(len(data.findings), 'finding')} from {counted(len(set(data.groups)), 'letter')}; theme model "
-            f"fitted in {fit_seconds:.1f} s; ")
+    skipped = f" ({counted(data.unlabelled, 'unlabelled row')} skipped)" if data.unlabelled else ""
+    done = (f"train: {counted(len(data.findings), 'finding')} from {counted(len(set(data.groups)), 'letter')}"
+            f"{skipped}; theme model fitted in {fit_seconds:.1f} s; ")
     if comparison is None:
-        remove_model(out_dir / JUDGEMENT_ARTIFACT)
+        save_models([themes_model], remove=(out_dir / JUDGEMENT_ARTIFACT,))
         return (done + f"no judgement model ({why_not}): the wording heuristic judges findings no "
                 f"heading judges -> {out_dir} ({time.perf_counter() - started:.1f} s)")
     use_model = comparison["model_accuracy"] > comparison["heuristic_accuracy"]
-    save_model(judgement, out_dir / JUDGEMENT_ARTIFACT, {
+    save_models([themes_model, (judgement, out_dir / JUDGEMENT_ARTIFACT, {
         "kind": "judgement",
         "classes": sorted(set(judgements)),
         "params": judgement_params,
@@ -125,7 +126,7 @@ def run_train(labels: Path, out_dir: Path, params: dict, taxonomy: Taxonomy,
         "cross_validated": {k: comparison[k] for k in ("findings", "folds", "model_accuracy",
                                                        "heuristic_accuracy")},
         **common,
-    })
+    })])
     total = time.perf_counter() - started
     return (done + f"judgement model accuracy {comparison['model_accuracy']:.3f} vs wording "
             f"{comparison['heuristic_accuracy']:.3f} ({'model' if use_model else 'wording'} used) "

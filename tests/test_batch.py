@@ -487,8 +487,8 @@ def test_a_failed_carry_over_leaves_nothing_a_later_resume_would_trust(tmp_path,
     out = tmp_path / "tagged.csv"
     assert runner.invoke(app, ["tag", str(folder), "--out", str(out), "--format", "csv"] + RULES).exit_code == 0
     before = out.read_bytes()
-    # --format forgotten: the finished CSV output is not JSONL
-    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    # the wrong --format: the finished CSV output is not JSONL
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume", "--format", "jsonl"] + RULES)
     assert result.exit_code == 1 and "cannot resume" in result.output
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("tagged")) == [
         "tagged.csv", "tagged.csv.tagger.json"]
@@ -789,3 +789,59 @@ def test_a_findings_spreadsheet_keeps_its_own_judgements(tmp_path, runner):
     assert (records["a"]["judgement"], records["a"]["judged_by"]) == ("priority_action", "given")
     assert records["b"]["judged_by"] == "wording" and "judgement_given" not in records["b"]
     assert records["c"]["judged_by"] == "wording" and records["c"]["judgement_given"] == "needs work"
+
+
+def test_resume_refuses_findings_that_are_not_a_batch_output(tmp_path, runner):
+    """Findings from 'segment' or 'tag --findings' name no letter's sha256: counted as
+    done, their letters would never be tagged (or tagged twice)."""
+    folder = letters_folder(tmp_path)
+    segmented = tmp_path / "segmented.jsonl"
+    result = runner.invoke(app, ["segment", str(folder), "--out", str(segmented), "--quiet"])
+    assert result.exit_code == 0, result.output
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("id,text\nx1,Children wait too long for help.\n", encoding="utf-8")
+    from_sheet = tmp_path / "sheet-tagged.jsonl"
+    result = runner.invoke(app, ["tag", "--findings", str(sheet), "--out", str(from_sheet)] + RULES)
+    assert result.exit_code == 0, result.output
+    for out in (segmented, from_sheet):
+        before = out.read_bytes()
+        result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+        assert result.exit_code == 1, result.output
+        assert f"{out}:1: cannot resume: not a batch output of 'tag'" in result.output
+        assert out.read_bytes() == before
+
+
+def test_an_out_ending_csv_gets_csv_without_format(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(tmp_path / "t.csv")] + RULES)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8").startswith("id,letter_id,")
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(tmp_path / "j.csv"), "--format", "jsonl"]
+                           + RULES)
+    assert (tmp_path / "j.csv").read_text(encoding="utf-8").startswith("{")
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "is a folder, not a file"),
+    ('{"id": "b", "text": 123}\n', "sheet.jsonl:1: 'text' must be a string, got 123"),
+    ('{"id": "a", "text": "One."}\n{"id": "a", "text": "Two."}\n',
+     "sheet.jsonl:2: duplicate id 'a' (first on line 1)"),
+])
+def test_a_bad_findings_file_is_a_one_line_error(tmp_path, runner, content, message):
+    sheet = tmp_path / "sheet.jsonl"
+    if content is None:
+        sheet.mkdir()
+    else:
+        sheet.write_text(content, encoding="utf-8")
+    result = runner.invoke(app, ["tag", "--findings", str(sheet), "--out", str(tmp_path / "o.jsonl")] + RULES)
+    assert result.exit_code == 1 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_empty_rows_at_the_end_of_a_spreadsheet_are_skipped(tmp_path, runner):
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("\ufeffid,text,notes\nx1,Children wait too long for help.,n\n,,\n,,\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", "--findings", str(sheet), "--out", str(tmp_path / "o.jsonl")] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "1 finding, " in result.output
+    assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) == 1

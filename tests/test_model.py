@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.artifacts import load_model, meta_path
+from pipeline.artifacts import load_model, meta_digest, meta_path
 from pipeline.cli import app
 from pipeline.errors import ModelError, ParamsError
 from pipeline.params import load_params
@@ -147,6 +147,7 @@ def test_missing_metadata_and_other_library_versions_are_refused(project, runner
     artifact = project / "models" / "themes.joblib"
     meta = json.loads(meta_path(artifact).read_text())
     meta["versions"]["scikit-learn"] = "0.0.1"
+    meta["meta_sha256"] = meta_digest(meta)   # as a model trained elsewhere would have it
     meta_path(artifact).write_text(json.dumps(meta))
     with pytest.raises(ModelError) as info:
         load_model(artifact)
@@ -444,10 +445,31 @@ def test_audit_finds_a_planted_labelling_error(project, runner):
     row = next(r for r in flagged if r["id"] == target["id"])
     assert "workforce" in row["likely_missing"] and "timeliness" in row["likely_wrong"]
 
+    # corrected in the audit's own file: the label keeps everything else, in its place
+    target.update(set="round-1", section="Help and protection", source="letters/x.pdf")
+    (project / "gold.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    for r in flagged:
+        r["themes"] = "workforce" if r["id"] == target["id"] else ""
+    with open(out, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(flagged[0]))
+        writer.writeheader()
+        writer.writerows(flagged)
+    result = runner.invoke(app, ["labels", "import", str(out), "--replace", "--labels",
+                                 str(project / "gold.jsonl"), "--themes", str(project / "themes.yaml")])
+    assert result.exit_code == 0, result.output
+    assert f"0 labelled findings added and 1 relabelled in {project / 'gold.jsonl'}" in result.output
+    gold = [json.loads(line) for line in (project / "gold.jsonl").read_text().splitlines()]
+    assert [g["id"] for g in gold] == [r["id"] for r in rows]
+    fixed = next(g for g in gold if g["id"] == target["id"])
+    assert fixed["themes"] == ["workforce"] and fixed["judgement"] == target["judgement"]
+    assert (fixed["set"], fixed["section"], fixed["source"]) == ("round-1", "Help and protection", "letters/x.pdf")
+    assert fixed["labelled_by"] == "import:audit.csv"
+    assert [g for g in gold if g["id"] != target["id"]] == [r for r in rows if r["id"] != target["id"]]
+
 
 @pytest.mark.parametrize("content,message", [
     ("train:\n  C: -1\n", "train.C = -1.0 is out of range"),
-    ("train:\n  seed: many\n", "train.seed must be int"),
+    ("train:\n  seed: many\n", "train.seed must be a whole number"),
     ("tag:\n  method: magic\n", "tag.method = 'magic' is not allowed"),
     ("train:\n  colour: blue\n", "unknown parameter train.colour"),
     ("train:\n  word_ngrams: [3, 1]\n", "is not a range"),
@@ -493,3 +515,128 @@ def test_a_missing_params_file_or_an_unknown_group_is_an_error(tmp_path, runner,
     typo.write_text("prepare:\n  split: 0.2\ntrain:\n  C: 2.0\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     assert load_params(None, "train") == {"C": 2.0}
+
+
+def test_suggest_leaves_out_a_text_labelled_under_another_id_and_import_warns_of_one(project, runner):
+    train(runner, project)
+    labelled = labelled_rows()[0]
+    findings = write_labels(project / "renamed.jsonl", [
+        # the same letter, saved under another file name: other ids, same words
+        {"id": "renamed#0001", "letter_id": "renamed", "text": "  " + labelled["text"].replace(" ", "  ")},
+        {"id": "renamed#0002", "letter_id": "renamed", "text": "Managers review them every month."}])
+    table = project / "to-label.csv"
+    result = runner.invoke(app, ["suggest", "--findings", str(findings), "--out", str(table),
+                                 "--labels", str(project / "gold.jsonl"), "--models",
+                                 str(project / "models")] + common(project))
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in csv.DictReader(open(table, encoding="utf-8"))] == ["renamed#0002"]
+    twin = write_labels(project / "twin.jsonl", [{"id": "renamed#0001", "text": labelled["text"],
+                                                   "themes": ["workforce"], "judgement": ""}])
+    result = runner.invoke(app, ["labels", "import", str(twin), "--labels", str(project / "gold.jsonl"),
+                                 "--themes", str(project / "themes.yaml")])
+    assert result.exit_code == 0, result.output
+    assert ("warning: 1 row has the text of a finding labelled already under another id "
+            f"(e.g. 'renamed#0001', line 1, and '{labelled['id']}'), 1 with other themes") in result.output
+    assert "1 labelled finding added and 0 relabelled" in result.output
+
+
+def test_rows_not_labelled_yet_are_skipped_by_train_as_by_import(project, runner):
+    rows = labelled_rows()
+    path = project / "part.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "letter_id", "text", "themes", "judgement"])
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({**r, "themes": ";".join(r["themes"])})
+        # a spreadsheet part way through labelling: rows with neither themes nor judgement
+        for i in range(3):
+            writer.writerow({"id": f"later#{i}", "letter_id": "later", "text": f"Not read yet {i}.",
+                             "themes": "", "judgement": ""})
+    from pipeline.labelset import load_labelled
+    from pipeline.themes import load_taxonomy
+
+    labelled = load_labelled(path, load_taxonomy(project / "themes.yaml"))
+    assert len(labelled) == len(rows) and labelled.unlabelled == 3
+    result = runner.invoke(app, ["train", "--labels", str(path), "--out-dir", str(project / "m"),
+                                 "--params", str(project / "params.yaml")] + common(project))
+    assert result.exit_code == 0, result.output
+    assert f"train: {len(rows)} findings from 8 letters (3 unlabelled rows skipped)" in result.output
+
+
+def test_training_refuses_a_theme_that_every_finding_has(project, runner):
+    rows = [{**r, "themes": sorted(set(r["themes"]) | {"timeliness"})} for r in labelled_rows()]
+    path = write_labels(project / "all.jsonl", rows)
+    result = runner.invoke(app, ["train", "--labels", str(path), "--out-dir", str(project / "m"),
+                                 "--params", str(project / "params.yaml")] + common(project))
+    assert result.exit_code == 1 and "too few findings without theme(s) timeliness" in result.stderr
+    assert not (project / "m").exists() or not any((project / "m").iterdir())
+
+
+def test_edited_metadata_is_refused(project, runner):
+    train(runner, project)
+    artifact = project / "models" / "themes.joblib"
+    meta = json.loads(meta_path(artifact).read_text())
+    meta["thresholds"]["timeliness"] = 0.9   # claims a threshold the model does not use
+    meta_path(artifact).write_text(json.dumps(meta, indent=2))
+    with pytest.raises(ModelError, match="model metadata was edited"):
+        load_model(artifact)
+
+
+def test_models_are_put_in_place_together_and_a_ctrl_c_waits_for_them(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from pipeline import outputs
+    from pipeline.errors import OutputError
+
+    files = {tmp_path / "a.joblib": b"new a", tmp_path / "a.meta.json": b"new meta",
+             tmp_path / "b.joblib": b"new b"}
+    for path in files:
+        path.write_bytes(b"old")
+    (tmp_path / "c.joblib").write_bytes(b"earlier")
+    real_replace = os.replace
+
+    def ctrl_c_midway(src, dst):   # Ctrl-C pressed after the first file is in place
+        real_replace(src, dst)
+        if Path(dst).name == "a.joblib":
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(outputs.os, "replace", ctrl_c_midway)
+    monkeypatch.setattr(signal, "getsignal", lambda s: signal.default_int_handler)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            outputs.replace_together(files, [tmp_path / "c.joblib"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert {p.name: p.read_bytes() for p in files} == {p.name: d for p, d in files.items()}
+    assert not (tmp_path / "c.joblib").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.joblib", "a.meta.json", "b.joblib"]
+
+    # a write that fails leaves every file as it was
+    monkeypatch.setattr(outputs.os, "replace", real_replace)
+    real_fdopen = os.fdopen
+
+    def full_disk(fd, *args, **kwargs):
+        if len(list(tmp_path.glob(".*.tmp"))) == 2:
+            os.close(fd)
+            raise OSError(28, "No space left on device")
+        return real_fdopen(fd, *args, **kwargs)
+
+    monkeypatch.setattr(outputs.os, "fdopen", full_disk)
+    with pytest.raises(OutputError, match="disk full"):
+        outputs.replace_together({p: b"newer" for p in files})
+    assert {p.name: p.read_bytes() for p in files} == {p.name: d for p, d in files.items()}
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("option", ["--labels", "--themes", "--patterns", "--params"])
+def test_a_folder_for_a_file_is_a_one_line_error(project, runner, option):
+    options = {"--labels": str(project / "gold.jsonl"), "--themes": str(project / "themes.yaml"),
+               "--patterns": str(project / "patterns.jsonl"), "--params": str(project / "params.yaml")}
+    options[option] = str(project)
+    result = runner.invoke(app, ["train", "--out-dir", str(project / "m"),
+                                 *[x for pair in options.items() for x in pair]])
+    assert result.exit_code == 1
+    assert f"{project}: is a folder, not a file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
