@@ -17,7 +17,7 @@ import platform
 from pathlib import Path
 
 from .errors import ModelError
-from .outputs import replace_together
+from .outputs import json_text, replace_together
 
 # The libraries whose versions decide whether a pickled pipeline loads and
 # behaves as trained.
@@ -50,11 +50,6 @@ def meta_path(artifact: str | Path) -> Path:
     return artifact.with_name(artifact.name.removesuffix(".joblib") + ".meta.json")
 
 
-def save_model(obj, artifact: str | Path, meta: dict) -> dict:
-    """Write ``obj`` with joblib and its metadata; both appear only when complete."""
-    return save_models([(obj, Path(artifact), meta)])[0]
-
-
 def save_models(models: list[tuple[object, Path, dict]], remove: tuple[Path, ...] = (),
                 option: str = "--out-dir") -> list[dict]:
     """Write each (object, artifact, metadata) and remove the artifacts ``remove``, all
@@ -72,8 +67,7 @@ def save_models(models: list[tuple[object, Path, dict]], remove: tuple[Path, ...
                 "versions": library_versions()}
         meta["meta_sha256"] = meta_digest(meta)
         files[Path(artifact)] = data
-        files[meta_path(artifact)] = (json.dumps(meta, ensure_ascii=False, sort_keys=True, indent=2)
-                                      + "\n").encode("utf-8")
+        files[meta_path(artifact)] = json_text(meta).encode("utf-8")
         metas.append(meta)
     removed = [path for artifact in remove for path in (Path(artifact), meta_path(artifact))]
     replace_together(files, removed, option)

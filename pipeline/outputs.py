@@ -99,9 +99,14 @@ def dumps(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, sort_keys=True)
 
 
+def json_text(data: Any) -> str:
+    """What ``write_json`` writes: indented, keys sorted."""
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+
+
 def write_json(path: Path | str, data: Any) -> None:
     with atomic_text(path) as handle:
-        handle.write(json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2) + "\n")
+        handle.write(json_text(data))
 
 
 def write_jsonl(path: Path | str, records: Iterable[dict]) -> int:
@@ -151,10 +156,9 @@ def _write_csv_rows(handle, records: Iterable[dict], fields: list[str]) -> int:
 
 
 def write_files_together(folder: Path | str, contents: dict[str, bytes]) -> None:
-    """Write the files of one output folder so that they change together: every file
-    is written to a temporary file first, and the targets are replaced only when all
-    are written. A failure (a target that is a folder, a full disk) leaves the folder as
-    it was, and removes it if this call made it."""
+    """Write the files of one output folder so that they change together
+    (``replace_together``). A failure (a target that is a folder, a full disk) leaves
+    the folder as it was, and removes it if this call made it."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputError("is a file, not a folder", path=str(folder), fix="choose a folder with --out")
@@ -163,32 +167,9 @@ def write_files_together(folder: Path | str, contents: dict[str, bytes]) -> None
             raise OutputError("is a folder, not a file", path=str(folder / name),
                               fix="remove it, or choose another --out")
     made = not folder.exists()
-    staged: list[tuple[Path, Path]] = []
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        mode = 0o666 & ~_umask()
-        for name, data in contents.items():
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=str(folder))
-            staged.append((Path(tmp_name), folder / name))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp_name, mode)
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    except OSError as exc:
-        failed = exc.filename and Path(exc.filename)
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        if made:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        target = next((t for tmp, t in staged if failed in (tmp, t)), folder)
-        raise output_error(target, exc) from None
+        replace_together({folder / name: data for name, data in contents.items()})
     except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
         if made:
             with contextlib.suppress(OSError):
                 folder.rmdir()

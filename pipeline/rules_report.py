@@ -115,7 +115,7 @@ def run_rules_report(gold: Path, patterns: Path, taxonomy, out: Path | None = No
     """The report of every rule against ``gold``: its Markdown (written to ``out``
     where given, the figures to ``json_out``) and a one-line summary."""
     from .labelset import load_labelled
-    from .outputs import atomic_text, write_json
+    from .outputs import atomic_text, counted, write_json
     from .rules import load_patterns
 
     tagger = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
@@ -129,5 +129,5 @@ def run_rules_report(gold: Path, patterns: Path, taxonomy, out: Path | None = No
         write_json(json_out, report)
     return text, (f"rules report: micro-F1 {report['micro']['f1']:.3f}, macro-F1 {report['macro']['f1']:.3f} "
                   f"on {report['findings']} findings"
-                  + (f" ({labelled.unlabelled} unlabelled rows skipped)" if labelled.unlabelled else "")
+                  + (f" ({counted(labelled.unlabelled, 'unlabelled row')} skipped)" if labelled.unlabelled else "")
                   + f" -> {out}")

@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 from .errors import InputError, ParamsError
 from .judgement import JUDGEMENTS
 from .labelset import iter_rows
-from .outputs import counted, csv_text, write_files_together
+from .outputs import counted, csv_text, json_text, write_files_together
 from .themes import Taxonomy
 
 UNKNOWN = "(not stated)"
@@ -127,7 +127,7 @@ def _check_record(row: dict, path: Path, line: int, taxonomy: Taxonomy | None) -
                     isinstance(span.get(k), int) and not isinstance(span.get(k), bool)
                     for k in ("start", "end")):
                 raise bad(f"an evidence span of {theme!r} has no whole-number 'start' and 'end'")
-    row["_period"], row["_bad_date"] = _dated(row)
+    letter_period(row)   # dated once; a date not understood is kept for the warning
 
 
 def parse_day(value: str, end: bool, option: str) -> date:
@@ -477,8 +477,7 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
     figures = {"source": str(tagged), "filters": summary.filters, "findings": len(summary.records),
                "letters": summary.letters, "letters_with_findings": summary.letters_with_findings,
                "themes_tagged": sum(len(r["themes"]) for r in summary.records), **tables}
-    files["summary.json"] = (json.dumps(figures, ensure_ascii=False, sort_keys=True, indent=2)
-                             + "\n").encode("utf-8")
+    files["summary.json"] = json_text(figures).encode("utf-8")
     files["report.md"] = render_markdown(summary, str(tagged)).encode("utf-8")
     files["report.html"] = render_html(summary, str(tagged)).encode("utf-8")
     write_files_together(out_dir, files)
@@ -512,26 +511,28 @@ def _warnings(records: list[dict], summary: Summary, filters: Filters) -> list[s
     return notes
 
 
+_VALUE_FILTERS = (("authority", lambda f: f.authorities), ("kind", lambda f: f.kinds))
+
+
 def _unmatched(records: list[dict], filters: Filters) -> list[tuple[str, str]]:
-    """(option, value) of each --authority and --kind value that no finding has."""
+    """(field, value) of each --authority and --kind value that no finding has."""
     missing = []
-    for option, field_name, wanted in (("authority", "authority", filters.authorities),
-                                       ("kind", "kind", filters.kinds)):
-        present = {str(r.get(field_name)).strip().lower() for r in records if r.get(field_name)}
-        missing += [(option, w) for w in wanted if w.strip().lower() not in present]
+    for name, wanted in _VALUE_FILTERS:
+        present = {str(r.get(name)).strip().lower() for r in records if r.get(name)}
+        missing += [(name, w) for w in wanted(filters) if w.strip().lower() not in present]
     return missing
 
 
 def _absent_values(records: list[dict], filters: Filters) -> str:
     """For a filter that matched nothing: the values the file does have."""
     notes = []
-    for option, field_name, wanted in (("--authority", "authority", filters.authorities),
-                                       ("--kind", "kind", filters.kinds)):
-        present = sorted({str(r.get(field_name)) for r in records if r.get(field_name)})
-        missing = [w for w in wanted if w.strip().lower() not in {p.strip().lower() for p in present}]
+    unmatched = _unmatched(records, filters)
+    for name, _ in _VALUE_FILTERS:
+        missing = [value for field_name, value in unmatched if field_name == name]
         if missing:
+            present = sorted({str(r.get(name)) for r in records if r.get(name)})
             shown = ", ".join(present[:12]) + (f" and {len(present) - 12} more" if len(present) > 12 else "")
-            notes.append(f"no {option} {', '.join(missing)} in the file; it has: {shown or 'none'}")
+            notes.append(f"no --{name} {', '.join(missing)} in the file; it has: {shown or 'none'}")
     if (filters.since or filters.until) and all(letter_period(r) is None for r in records):
         bad = next((r for r in records if r.get("_bad_date")), None)
         notes.append("no finding of the file has a date" + (
