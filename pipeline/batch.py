@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError, SafeguardingError
 from .outputs import atomic_text, counted, csv_cell, dumps, output_error
-from .workers import close
+from .workers import close, quiet_loky_stop
 
 # The columns of the CSV output of 'tag', in order.
 TAG_FIELDS = ["id", "letter_id", "source", "kind", "authority", "letter_date", "inspection_start",
@@ -795,7 +795,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             todo = [job for job in plan.jobs if job.sha256 not in done]
             for job in todo:
                 job.letter_id = ids.assign(job.path, job.sha256)
-            restore_hook = _quiet_loky_stop()
+            restore_hook = quiet_loky_stop()
             results = None   # workers.start stops its own if a Ctrl-C comes as they start
             try:
                 results = _results(todo, config, tagger, n_jobs, output_format)
@@ -839,34 +839,6 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             output.close()
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _quiet_loky_stop():
-    """While a run's workers live: no traceback from loky's manager thread when the run
-    stops them. On Ctrl-C with 2 jobs it can look up a letter the stop has just
-    cancelled (a race in loky): nothing is lost, the letters not written are tagged
-    again by --resume. Any other error of that thread is shown. Returns the undo."""
-    import threading
-
-    before = threading.excepthook
-
-    def hook(args) -> None:
-        flags = getattr(args.thread, "executor_flags", None)
-        if not (isinstance(args.exc_value, KeyError) and getattr(flags, "shutdown", False)):
-            before(args)
-            return
-        try:  # what the thread would have done next: end the workers, release the queues
-            args.thread.join_executor_internals()
-        except Exception:
-            pass
-
-    threading.excepthook = hook
-
-    def restore() -> None:
-        if threading.excepthook is hook:  # not another run's, set since
-            threading.excepthook = before
-
-    return restore
 
 
 def _check_config(config: TaggerConfig) -> None:

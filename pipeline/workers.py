@@ -116,3 +116,30 @@ def close(results) -> None:
         warnings.filterwarnings("ignore", message=r"\d+ tasks (?:have been successfully executed|which were "
                                 r"still being processed)", category=UserWarning)
         results.close()
+
+
+def quiet_loky_stop():
+    """While a run's workers live: no traceback from loky's manager thread when the run
+    stops them. On Ctrl-C it can look up a task the stop has just cancelled (a
+    race in loky): nothing is lost (batch tagging: the letters not written are tagged
+    again by --resume; train: the earlier models stay). Any other error of that thread
+    is shown. Returns the undo."""
+    before = threading.excepthook
+
+    def hook(args) -> None:
+        flags = getattr(args.thread, "executor_flags", None)
+        if not (isinstance(args.exc_value, KeyError) and getattr(flags, "shutdown", False)):
+            before(args)
+            return
+        try:  # what the thread would have done next: end the workers, release the queues
+            args.thread.join_executor_internals()
+        except Exception:
+            pass
+
+    threading.excepthook = hook
+
+    def restore() -> None:
+        if threading.excepthook is hook:  # not another run's, set since
+            threading.excepthook = before
+
+    return restore
