@@ -478,6 +478,7 @@ class PartialOutput:
         self.legacy_settings = legacy_settings   # what an earlier version wrote for these settings
         self.method = method
         self.files = files or {}
+        self.without_findings: list[dict] = []   # a finished output's letters that have no records
         self.warnings: list[str] = []
         self.unchecked = False    # holds letters that no tagger record vouches for
         self.partial = partial_path(out)
@@ -581,10 +582,19 @@ class PartialOutput:
                 flush()
             group.append(record)
         flush()
+        # letters with no findings have no records: the tagger record lists them, so
+        # that a resume does not read them again
+        kept = self.done()
+        for letter in self.without_findings:
+            if letter["sha256"] not in kept and not plan.replaces(letter["source"], letter["sha256"], current):
+                kept.add(letter["sha256"])
+                self.add(JournalEntry(letter["sha256"], letter["source"], letter_id=letter["letter_id"]), b"")
 
     def _tagger(self) -> dict:
         made = {"record": 1, "format": self.format, "method": self.method, "settings": self.settings,
-                "files": self.files}
+                "files": self.files,
+                "without_findings": [{"sha256": e.sha256, "source": e.path, "letter_id": e.letter_id}
+                                     for e in self.entries if e.error is None and not e.findings]}
         if self.unchecked:
             made["unchecked"] = True
         return made
@@ -614,6 +624,7 @@ class PartialOutput:
         if made.get("format") == self.format and made.get("settings") == self.settings:
             if made.get("unchecked"):
                 self._mark_unchecked(self.out, _KEPT_UNCHECKED)
+            self.without_findings = _letters_listed(made.get("without_findings"))
             return
         if made.get("format") != self.format:
             raise InputError(f"cannot resume: {self.out.name} was written with --format {made.get('format')}",
@@ -713,6 +724,16 @@ class PartialOutput:
 _KEPT_UNCHECKED = "holds letters kept from an output that had no tagger record"
 
 
+def _letters_listed(listed) -> list[dict]:
+    """The well-formed items of a tagger record's list of letters (an edited or older
+    record may lack it: those letters are then simply read again)."""
+    if not isinstance(listed, list):
+        return []
+    return [item for item in listed if isinstance(item, dict) and isinstance(item.get("sha256"), str)
+            and len(item["sha256"]) == 64 and isinstance(item.get("source"), str)
+            and isinstance(item.get("letter_id"), (str, type(None)))]
+
+
 def write_errors(out: Path, errors: Sequence[tuple[str, str]]) -> Path | None:
     """The letters that failed, as CSV (file, error); an old errors file is removed."""
     path = errors_path(out)
@@ -764,8 +785,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
     started = time.perf_counter()
     n_jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
     plan = plan_letters(paths)
-    summary = BatchSummary(duplicates=[(path, f"{path}: same content as {first}: tagged once")
-                                       for path, first in plan.duplicates])
+    summary = BatchSummary()
     with OutputLock(out):
         # one process builds its tagger here, so that a bad model or pattern file is
         # reported before any letter; parallel workers build their own
@@ -828,6 +848,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                     restore_hook()
             bar.close()
             summary.errors += plan.skipped
+            _sort_duplicates(plan, summary)
             write_errors(out, summary.errors + summary.duplicates)
             if summary.letters == 0 and summary.errors:
                 # nothing to show for the run: keep an earlier output rather than empty it
@@ -839,6 +860,16 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             output.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _sort_duplicates(plan: Plan, summary: BatchSummary) -> None:
+    """A copy of a letter is tagged once; a copy of a letter that failed failed too."""
+    failed = dict(summary.errors)
+    for path, first in plan.duplicates:
+        if first in failed:
+            summary.errors.append((path, f"{path}: same content as {first}, which could not be tagged"))
+        else:
+            summary.duplicates.append((path, f"{path}: same content as {first}: tagged once"))
 
 
 def _check_config(config: TaggerConfig) -> None:

@@ -278,21 +278,12 @@ def suggest_command(
         safeguarding-themes suggest new-letters/ --top 200 --out to-label.csv
     """
     from .labelling import run_suggest
-    from .tag import build_tagger, check_inputs
+    from .tag import build_tagger, check_inputs, findings_of
     from .themes import load_taxonomy
 
     check_inputs(paths or [], findings, "suggest")
     tagger = build_tagger(load_taxonomy(themes), patterns, "combined", models)
-    records = _findings_from(paths, findings)
-    typer.echo(run_suggest(tagger, records, labels, out, top), err=True)
-
-
-def _findings_from(paths, findings) -> list[dict]:
-    from .tag import letter_records, read_findings_file
-
-    if findings is not None:
-        return read_findings_file(findings, keep_judgement=True)
-    return [r for letter in letter_records(paths) for r in letter]
+    typer.echo(run_suggest(tagger, findings_of(paths, findings), labels, out, top), err=True)
 
 
 labels_app = typer.Typer(help="Work with the gold labels.", no_args_is_help=True)

@@ -65,6 +65,13 @@ def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
                                   fix="save it as CSV with commas (in Excel: 'CSV UTF-8'), with the "
                                       "finding texts in a column named 'text'" if semicolons
                                   else "name the column of finding texts 'text'")
+            twice = sorted({name for name in reader.fieldnames
+                            if name in _KNOWN_COLUMNS and reader.fieldnames.count(name) > 1})
+            if twice:
+                # a reader would silently take the last of the two
+                raise LabelsError(f"the column {twice[0]!r} is in the header twice", path=str(path), line=1,
+                                  fix="rename or delete one of them (headers are read regardless of "
+                                      "case and spaces)")
             for row in reader:
                 # a cell too many or too few: a comma inside an unquoted cell, or a cut row
                 if None in row or None in row.values():

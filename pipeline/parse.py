@@ -475,5 +475,6 @@ def segment_text(text: str, judge: Callable[[str], str] | None = judge_wording
                 break
         findings, warnings = find_findings(text, blocks[start:], info, "narrative", judge)
         warnings.append("no recognised section headings: every paragraph after the salutation "
-                        "was read as narrative, judged from its wording")
+                        "was read as narrative, " + ("judged from its wording" if judge is not None
+                                                    else "judged by the judgement model"))
     return info, findings, warnings + info.warnings

@@ -280,6 +280,13 @@ def letter_records(paths: Iterable[str | Path]) -> Iterator[list[dict]]:
         yield list(finding_records(seg, ids(seg.document)))
 
 
+def findings_of(paths: Sequence[Path], findings: Path | None) -> list[dict]:
+    """Every finding of the letters, or of a findings file (as 'segment' wrote it)."""
+    if findings is not None:
+        return read_findings_file(findings, keep_judgement=True)
+    return [r for letter in letter_records(paths) for r in letter]
+
+
 def check_inputs(paths: Sequence[Path], findings: Path | None, command: str = "tag") -> None:
     """Before any model is loaded: letters or a findings file, exactly one."""
     if bool(paths) == bool(findings):
@@ -289,17 +296,19 @@ def check_inputs(paths: Sequence[Path], findings: Path | None, command: str = "t
 
 def run_tag_findings(tagger: Tagger, findings: Path, out: Path, output_format: str = "jsonl") -> str:
     """Tag a file of findings that are already split into ``out``; a one-line summary."""
-    from .batch import TAG_FIELDS, tagger_path
+    from .batch import TAG_FIELDS, errors_path, tagger_path
     from .outputs import counted, output_error, write_csv, write_jsonl
 
     started = time.perf_counter()
     records = read_findings_file(findings, keep_judgement=True)
     extra_fields = sorted({k for r in records for k in r} - set(TAG_FIELDS))
     tagged = tagger.tag_records(records)
-    # a batch run's record of the tagger that made the output would no longer be true
-    # (removed first: a failed write then leaves no record, never a wrong one)
+    # a batch run's record of the tagger that made the output, and its list of failed
+    # letters, would no longer be true (removed first: a failed write then leaves no
+    # record, never a wrong one)
     try:
         tagger_path(out).unlink(missing_ok=True)
+        errors_path(out).unlink(missing_ok=True)
     except OSError as exc:
         raise output_error(out, exc) from None
     if output_format == "csv":

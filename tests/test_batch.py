@@ -845,3 +845,69 @@ def test_empty_rows_at_the_end_of_a_spreadsheet_are_skipped(tmp_path, runner):
     assert result.exit_code == 0, result.output
     assert "1 finding, " in result.output
     assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_a_copy_of_a_letter_that_failed_is_reported_failed_not_tagged_once(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    (folder / "empty.txt").write_text("   \n", encoding="utf-8")
+    (folder / "empty copy.txt").write_text("   \n", encoding="utf-8")
+    out = tmp_path / "tagged.jsonl"
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES)
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert "5 letters" in last and "2 letters failed" in last and "duplicate" not in last
+    errors = (tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8")
+    assert "same content as " in errors and "which could not be tagged" in errors
+
+
+def test_a_letter_without_findings_is_not_read_again_by_a_resume(tmp_path, runner, monkeypatch):
+    import pipeline.ingest
+
+    folder = letters_folder(tmp_path)
+    minutes = folder / "minutes.txt"
+    minutes.write_text("Minutes of the meeting\n\nDear colleagues\n\nYours sincerely\n\nA Clerk\n",
+                       encoding="utf-8")
+    out = tmp_path / "tagged.jsonl"
+    first = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--jobs", "1"] + RULES)
+    assert first.exit_code == 0, first.output
+    assert "minutes.txt: no findings" in first.output and "6 letters" in first.output
+    before = out.read_bytes()
+    made = json.loads((tmp_path / "tagged.jsonl.tagger.json").read_text(encoding="utf-8"))
+    assert [m["source"] for m in made["without_findings"]] == [str(minutes)]
+
+    read = []
+    real = pipeline.ingest.read_document
+    monkeypatch.setattr(pipeline.ingest, "read_document", lambda path: read.append(path) or real(path))
+    again = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--jobs", "1", "--resume"] + RULES)
+    assert again.exit_code == 0, again.output
+    assert read == [] and "6 letters were already done" in again.output and "no findings" not in again.output
+    assert out.read_bytes() == before
+    # still listed after the resume, and read again once its content changes
+    made = json.loads((tmp_path / "tagged.jsonl.tagger.json").read_text(encoding="utf-8"))
+    assert [m["source"] for m in made["without_findings"]] == [str(minutes)]
+    minutes.write_text("Minutes of the meeting\n\nDear all\n\nYours sincerely\n\nA Clerk\n", encoding="utf-8")
+    third = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--jobs", "1", "--resume"] + RULES)
+    assert third.exit_code == 0, third.output
+    assert [str(p) for p in read] == [str(minutes)] and "5 letters were already done" in third.output
+
+
+def test_tagging_findings_into_a_batch_output_removes_its_errors_file(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    (folder / "empty.txt").write_text("   \n", encoding="utf-8")
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
+    assert (tmp_path / "tagged.jsonl.errors.csv").exists()
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("id,text\na,Visits are timely.\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", "--findings", str(sheet), "--out", str(out)] + RULES)
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "tagged.jsonl.errors.csv").exists()
+
+
+def test_a_spreadsheet_with_two_text_columns_is_a_one_line_error(tmp_path, runner):
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("id,Text,notes,text \na,Visits are timely.,n,Plans are weak.\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", "--findings", str(sheet), "--out", str(tmp_path / "o.jsonl")] + RULES)
+    assert result.exit_code == 1
+    assert "sheet.csv:1: the column 'text' is in the header twice" in result.output
+    assert len(result.output.strip().splitlines()) == 1

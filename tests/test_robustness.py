@@ -113,6 +113,16 @@ def test_a_letter_with_no_recognised_headings_is_read_as_narrative_with_a_warnin
                      "Managers have a good understanding of practice."]
 
 
+
+def test_the_narrative_warning_names_what_judges_the_findings():
+    from pipeline.parse import segment_text
+
+    text = "Dear Mr Jones\n\nSocial workers visit children regularly.\n\nYours sincerely\n"
+    assert any(w.endswith("judged from its wording") for w in segment_text(text)[2])
+    # the combined tagger passes no judge: its judgement model reads the findings
+    assert any(w.endswith("judged by the judgement model") for w in segment_text(text, None)[2])
+
+
 def test_file_names_with_spaces_and_non_ascii_characters(tmp_path, runner):
     folder = tmp_path / "Lettres reçues" / "2011 – Swindon"
     folder.mkdir(parents=True)
