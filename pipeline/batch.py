@@ -808,6 +808,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                 if entry.error:
                     summary.errors.append((entry.path, entry.error))
             summary.resumed = len(output.entries)
+            failed = {e.sha256: e.path for e in output.entries if e.error}   # content hash: its file
             # ids of letters already in the output stay theirs: a letter added since,
             # with the same file name, gets its own id
             ids = LetterIds()
@@ -826,6 +827,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                     summary.warnings += result.warnings
                     if result.error:
                         summary.errors.append((result.path, result.error))
+                        failed.setdefault(result.sha256, result.path)
                     else:
                         summary.letters += 1
                         summary.tagged += 1
@@ -848,7 +850,7 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
                     restore_hook()
             bar.close()
             summary.errors += plan.skipped
-            _sort_duplicates(plan, summary)
+            _sort_duplicates(plan, summary, failed)
             write_errors(out, summary.errors + summary.duplicates)
             if summary.letters == 0 and summary.errors:
                 # nothing to show for the run: keep an earlier output rather than empty it
@@ -862,13 +864,18 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
     return summary
 
 
-def _sort_duplicates(plan: Plan, summary: BatchSummary) -> None:
-    """A copy of a letter is tagged once; a copy of a letter that failed failed too."""
-    failed = dict(summary.errors)
+def _sort_duplicates(plan: Plan, summary: BatchSummary, failed: dict[str, str]) -> None:
+    """A copy of a letter is tagged once; every copy of a letter that failed failed
+    too. By content: a failure kept from an interrupted run names the file it was
+    read from then, which need not be the first of the copies now."""
+    sha = {job.path: job.sha256 for job in plan.jobs}
+    reported = {path for path, _ in summary.errors}
+    for path, content in [(job.path, job.sha256) for job in plan.jobs] + \
+            [(path, sha[first]) for path, first in plan.duplicates]:
+        if content in failed and path not in reported:
+            summary.errors.append((path, f"{path}: same content as {failed[content]}, which could not be tagged"))
     for path, first in plan.duplicates:
-        if first in failed:
-            summary.errors.append((path, f"{path}: same content as {first}, which could not be tagged"))
-        else:
+        if sha[first] not in failed:
             summary.duplicates.append((path, f"{path}: same content as {first}: tagged once"))
 
 

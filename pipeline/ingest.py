@@ -45,7 +45,17 @@ def iter_input_files(paths: list[str | Path]) -> Iterator[Path]:
 
     Symlinked folders are followed once: a loop is detected by the real path.
     A file that does not exist is an error; a folder with no letters yields none.
+    A file named twice (``L L/a.txt``, or reached through a symlink) is given once.
     """
+    given_already: set[str] = set()
+    for path in _each_input_file(paths):
+        real = os.path.realpath(path)
+        if real not in given_already:
+            given_already.add(real)
+            yield path
+
+
+def _each_input_file(paths: list[str | Path]) -> Iterator[Path]:
     for given in paths:
         path = Path(given)
         if not path.exists():

@@ -69,9 +69,11 @@ def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
                             if name in _KNOWN_COLUMNS and reader.fieldnames.count(name) > 1})
             if twice:
                 # a reader would silently take the last of the two
-                raise LabelsError(f"the column {twice[0]!r} is in the header twice", path=str(path), line=1,
-                                  fix="rename or delete one of them (headers are read regardless of "
-                                      "case and spaces)")
+                raise LabelsError(f"{', '.join(repr(name) for name in twice)}: "
+                                  f"{'this column is' if len(twice) == 1 else 'these columns are'} "
+                                  "in the header twice", path=str(path), line=1,
+                                  fix="keep one column of each name; names are read regardless of case "
+                                      "and of spaces around them")
             for row in reader:
                 # a cell too many or too few: a comma inside an unquoted cell, or a cut row
                 if None in row or None in row.values():

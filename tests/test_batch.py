@@ -909,5 +909,36 @@ def test_a_spreadsheet_with_two_text_columns_is_a_one_line_error(tmp_path, runne
     sheet.write_text("id,Text,notes,text \na,Visits are timely.,n,Plans are weak.\n", encoding="utf-8")
     result = runner.invoke(app, ["tag", "--findings", str(sheet), "--out", str(tmp_path / "o.jsonl")] + RULES)
     assert result.exit_code == 1
-    assert "sheet.csv:1: the column 'text' is in the header twice" in result.output
+    assert "sheet.csv:1: 'text': this column is in the header twice" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_copy_of_a_letter_that_failed_before_an_interrupt_is_reported_failed(tmp_path, runner, monkeypatch):
+    folder = letters_folder(tmp_path)
+    (folder / "aa empty.txt").write_text("   \n", encoding="utf-8")   # first in order: fails, then the stop
+    out = tmp_path / "tagged.jsonl"
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 2)
+        assert runner.invoke(app, ["tag", str(folder), "--out", str(out), "--jobs", "1"] + RULES).exit_code == 130
+    # a copy added since, first in order now: the failure kept names the other file
+    (folder / "a copy.txt").write_text("   \n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume", "--jobs", "1"] + RULES)
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert "5 letters" in last and "2 letters failed" in last and "duplicate" not in last
+    errors = (tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert sorted(line.split(",")[0] for line in errors) == [str(folder / "a copy.txt"), str(folder / "aa empty.txt")]
+    assert any("a copy.txt: same content as " in line and "which could not be tagged" in line for line in errors)
+
+
+def test_a_file_named_twice_is_read_once(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    (folder / "empty.txt").write_text("   \n", encoding="utf-8")
+    out = tmp_path / "tagged.jsonl"
+    some = sorted(folder.glob("*.txt"))[0]
+    result = runner.invoke(app, ["tag", str(folder), str(folder / "empty.txt"), str(some), "--out", str(out)]
+                           + RULES)
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert "5 letters" in last and "1 letter failed" in last and "duplicate" not in last
+    assert len((tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8").splitlines()) == 2
