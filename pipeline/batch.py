@@ -175,12 +175,16 @@ class Plan:
     skipped: list[tuple[str, str]] = field(default_factory=list)     # (path, why): errors
     duplicates: list[tuple[str, str]] = field(default_factory=list)   # (path, same as path)
 
+    def inputs(self) -> list[tuple[str, str, str]]:
+        """Every input file as given, with its content hash and the first file of that
+        content (itself, for a letter to tag): the letters, then their copies."""
+        sha = {job.path: job.sha256 for job in self.jobs}
+        return ([(job.path, job.sha256, job.path) for job in self.jobs]
+                + [(path, sha[first], first) for path, first in self.duplicates])
+
     def current(self) -> dict[str, str]:
         """Every input file (real path) with its content hash, duplicates included."""
-        sha = {job.path: job.sha256 for job in self.jobs}
-        files = {os.path.realpath(job.path): job.sha256 for job in self.jobs}
-        files.update({os.path.realpath(path): sha[first] for path, first in self.duplicates if first in sha})
-        return files
+        return {os.path.realpath(path): sha for path, sha, _ in self.inputs()}
 
     def replaces(self, source: str, sha256: str, current: dict[str, str]) -> bool:
         """Whether a letter already in the output is an earlier version of an input: the
@@ -801,14 +805,15 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             current = plan.current()
             output.drop({e.sha256 for e in output.entries if plan.replaces(e.path, e.sha256, current)})
             done = output.done()
+            failed: dict[str, str] = {}   # content hash of a letter that failed: its file
             for entry in output.entries:
                 summary.letters += entry.error is None
                 summary.findings += entry.findings
                 summary.tags += entry.tags
                 if entry.error:
                     summary.errors.append((entry.path, entry.error))
+                    failed.setdefault(entry.sha256, entry.path)
             summary.resumed = len(output.entries)
-            failed = {e.sha256: e.path for e in output.entries if e.error}   # content hash: its file
             # ids of letters already in the output stay theirs: a letter added since,
             # with the same file name, gets its own id
             ids = LetterIds()
@@ -868,14 +873,12 @@ def _sort_duplicates(plan: Plan, summary: BatchSummary, failed: dict[str, str]) 
     """A copy of a letter is tagged once; every copy of a letter that failed failed
     too. By content: a failure kept from an interrupted run names the file it was
     read from then, which need not be the first of the copies now."""
-    sha = {job.path: job.sha256 for job in plan.jobs}
     reported = {path for path, _ in summary.errors}
-    for path, content in [(job.path, job.sha256) for job in plan.jobs] + \
-            [(path, sha[first]) for path, first in plan.duplicates]:
-        if content in failed and path not in reported:
-            summary.errors.append((path, f"{path}: same content as {failed[content]}, which could not be tagged"))
-    for path, first in plan.duplicates:
-        if sha[first] not in failed:
+    for path, content, first in plan.inputs():
+        if content in failed:
+            if path not in reported:
+                summary.errors.append((path, f"{path}: same content as {failed[content]}, which could not be tagged"))
+        elif path != first:
             summary.duplicates.append((path, f"{path}: same content as {first}: tagged once"))
 
 
