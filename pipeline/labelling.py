@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import LabelsError
 from .judgement import JUDGEMENTS
-from .labelset import iter_rows, load_labelled
+from .labelset import iter_rows, load_labelled, not_labelled_yet
 from .outputs import atomic_text, counted, write_csv
 from .themes import Taxonomy
 
@@ -93,11 +93,13 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
     twins: list[tuple[str, int, str, bool]] = []
     skipped = 0
     for line, row in iter_rows(table):
-        themes_cell = row.get("themes")
-        if themes_cell is None or (isinstance(themes_cell, str) and not themes_cell.strip()
-                                   and not (row.get("judgement") or "").strip()):
-            skipped += 1  # not labelled yet: left for later
+        if "themes" not in row:
+            raise LabelsError("no 'themes' column", path=str(table), line=line,
+                              fix="keep the themes column from 'suggest' (';'-separated theme ids)")
+        if not_labelled_yet(row):
+            skipped += 1  # left for later
             continue
+        themes_cell = row.get("themes")
         text = (row.get("text") or "").strip()
         if not text:
             raise LabelsError("empty text", path=str(table), line=line, fix="keep the text column")
@@ -112,12 +114,14 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
         if rid in existing and not replace:
             raise LabelsError(f"id {rid!r} is already in {gold_path}", path=str(table), line=line,
                               fix="use --replace to relabel it, or remove the row")
-        if isinstance(themes_cell, list):
+        if themes_cell is None:   # a judgement alone: a finding with no theme
+            values = []
+        elif isinstance(themes_cell, list):
             values = themes_cell
         else:
             values = [t.strip() for t in str(themes_cell).replace(",", ";").split(";") if t.strip()]
         themes = sorted({taxonomy.check(t, table, line) for t in values})
-        judgement = (row.get("judgement") or "").strip() or None
+        judgement = str(row.get("judgement") or "").strip() or None
         if judgement is not None and judgement not in JUDGEMENTS:
             raise LabelsError(f"unknown judgement {judgement!r}", path=str(table), line=line,
                               fix=f"use one of {', '.join(JUDGEMENTS)} or leave it empty")

@@ -117,10 +117,10 @@ class Labelled(list):
     unlabelled: int = 0
 
 
-def _unlabelled(row: dict) -> bool:
+def not_labelled_yet(row: dict) -> bool:
     """A row with a judgement column and neither themes nor a judgement filled in: not
-    labelled yet (a spreadsheet from 'suggest' part way through), as 'labels import'
-    reads it. Without a judgement column an empty themes cell is the only way to say
+    labelled yet (a spreadsheet from 'suggest' part way through), skipped by 'train'
+    and 'labels import' alike. Without a judgement column an empty themes cell is the only way to say
     "no theme", and an empty list of themes in JSONL is a label too."""
     if "judgement" not in row:
         return False
@@ -158,7 +158,7 @@ def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool 
         if "themes" not in row:
             raise LabelsError("no 'themes' field", path=str(path), line=line,
                               fix="add the finding's themes (an empty list if it has none)")
-        if _unlabelled(row):
+        if not_labelled_yet(row):
             records.unlabelled += 1
             continue
         themes = _theme_list(row.get("themes"), path, line, taxonomy)

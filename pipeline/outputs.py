@@ -12,13 +12,12 @@ import errno
 import io
 import json
 import os
-import signal
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import OutputError
+from .interrupts import ctrl_c_deferred
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
@@ -176,27 +175,6 @@ def write_files_together(folder: Path | str, contents: dict[str, bytes]) -> None
         raise
 
 
-@contextlib.contextmanager
-def ctrl_c_deferred() -> Iterator[None]:
-    """A Ctrl-C in here is raised when the block ends, not in its middle: for the
-    few milliseconds that put files that belong together in place."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    handler = signal.getsignal(signal.SIGINT)
-    if handler in (signal.SIG_IGN, None):   # ignored (a background job), or not Python's
-        yield
-        return
-    pressed: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, handler)
-    if pressed:
-        raise KeyboardInterrupt
-
-
 def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (), option: str = "--out") -> None:
     """Write ``files`` (path -> bytes) to temporary files, then put them all in place
     and remove ``remove``, with Ctrl-C held off: files that must agree (a model and its
@@ -213,6 +191,7 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (), opti
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp_name, mode)
+        # the few milliseconds that put files that belong together in place
         with ctrl_c_deferred():
             for tmp, target in staged:
                 os.replace(tmp, target)

@@ -12,6 +12,8 @@ import signal
 import threading
 import time
 
+from .interrupts import ctrl_c_deferred
+
 
 def watch_parent(parent: int) -> None:
     """In each worker: end it when the run that started it is gone.
@@ -51,24 +53,13 @@ def sigint_held():
     # started first: CPython's unblocks Ctrl-C once it has started its tracker
     python_tracker.ensure_running()
     loky_tracker.ensure_running()
-    pressed: list[int] = []
-    handler = signal.getsignal(signal.SIGINT)
-    # an ignored Ctrl-C (a background job) stays ignored; None: a handler not set from Python
-    hold = handler not in (signal.SIG_IGN, None)
-    if hold:
-        signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
+    with ctrl_c_deferred():
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            # the mask first: a Ctrl-C pending on this thread is then recorded too
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            yield
         finally:
-            if hold:
-                signal.signal(signal.SIGINT, handler)
-        if pressed:   # the user asked to stop: that wins over an error raised meanwhile
-            raise KeyboardInterrupt
+            # a Ctrl-C pending on this thread reaches ctrl_c_deferred's handler here
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def worker_pool(**options):

@@ -563,6 +563,36 @@ def test_rows_not_labelled_yet_are_skipped_by_train_as_by_import(project, runner
     assert f"train: {len(rows)} findings from 8 letters (3 unlabelled rows skipped)" in result.output
 
 
+def test_a_table_without_a_judgement_column_is_read_alike_by_import_and_train(project, runner):
+    """Without a judgement column an empty themes cell says "no theme" to train; import
+    skipped such rows as not labelled yet, so a file trained on directly and the same
+    file imported gave different labels."""
+    from pipeline.labelset import load_labelled
+    from pipeline.themes import load_taxonomy
+
+    path = project / "themes-only.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "letter_id", "text", "themes"])
+        writer.writeheader()
+        writer.writerow({"id": "x#1", "letter_id": "x", "text": "Caseloads are high.", "themes": "workforce"})
+        writer.writerow({"id": "x#2", "letter_id": "x", "text": "Inspectors met leaders.", "themes": ""})
+    read_by_train = load_labelled(path, load_taxonomy(project / "themes.yaml"))
+    gold = project / "imported.jsonl"
+    result = runner.invoke(app, ["labels", "import", str(path), "--labels", str(gold),
+                                 "--themes", str(project / "themes.yaml")])
+    assert result.exit_code == 0, result.output
+    imported = [json.loads(line) for line in gold.read_text().splitlines()]
+    assert [(r["id"], r["themes"]) for r in imported] == [(r.id, r.themes) for r in read_by_train] == [
+        ("x#1", ["workforce"]), ("x#2", [])]
+
+    no_themes = project / "no-themes.csv"
+    no_themes.write_text("id,letter_id,text,judgement\nx#3,x,Plans are weak.,development\n", encoding="utf-8")
+    result = runner.invoke(app, ["labels", "import", str(no_themes), "--labels", str(gold),
+                                 "--themes", str(project / "themes.yaml")])
+    assert result.exit_code == 1
+    assert f"{no_themes}:2: no 'themes' column" in result.stderr
+
+
 def test_training_refuses_a_theme_that_every_finding_has(project, runner):
     rows = [{**r, "themes": sorted(set(r["themes"]) | {"timeliness"})} for r in labelled_rows()]
     path = write_labels(project / "all.jsonl", rows)
@@ -627,6 +657,34 @@ def test_models_are_put_in_place_together_and_a_ctrl_c_waits_for_them(tmp_path, 
     with pytest.raises(OutputError, match="disk full"):
         outputs.replace_together({p: b"newer" for p in files})
     assert {p.name: p.read_bytes() for p in files} == {p.name: d for p, d in files.items()}
+
+
+def test_a_ctrl_c_while_models_are_put_in_place_wins_over_a_failed_rename(tmp_path, monkeypatch):
+    """The user asked to stop: the run stops as on any Ctrl-C, with no file left half
+    in place, rather than reporting the rename's error (as the start of workers does)."""
+    import os
+    import signal
+
+    from pipeline import outputs
+
+    files = {tmp_path / "a.joblib": b"new a", tmp_path / "b.joblib": b"new b"}
+    for path in files:
+        path.write_bytes(b"old")
+
+    def ctrl_c_then_fail(src, dst):
+        os.kill(os.getpid(), signal.SIGINT)
+        raise OSError(13, "Permission denied", str(dst))
+
+    monkeypatch.setattr(outputs.os, "replace", ctrl_c_then_fail)
+    monkeypatch.setattr(signal, "getsignal", lambda s: signal.default_int_handler)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            outputs.replace_together(files)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert {p.name: p.read_bytes() for p in files} == {"a.joblib": b"old", "b.joblib": b"old"}
+    assert not list(tmp_path.glob(".*.tmp"))
     assert not list(tmp_path.glob(".*.tmp"))
 
 

@@ -1,0 +1,32 @@
+"""Ctrl-C held back for a few steps that must not be cut in their middle."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def ctrl_c_deferred() -> Iterator[None]:
+    """A Ctrl-C in here is raised when the block ends, not in its middle. It wins over
+    an error raised meanwhile: the user asked to stop.
+
+    Only the main thread receives Python's signal handlers; elsewhere, and where Ctrl-C
+    is ignored (a background job) or handled outside Python, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if handler in (signal.SIG_IGN, None):
+        yield
+        return
+    pressed: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        if pressed:
+            raise KeyboardInterrupt
