@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import LabelsError
 from .judgement import JUDGEMENTS
-from .labelset import iter_rows, load_labelled, not_labelled_yet
+from .labelset import iter_rows, load_labelled, no_themes, not_labelled_yet
 from .outputs import atomic_text, counted, write_csv
 from .themes import Taxonomy
 
@@ -94,8 +94,7 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
     skipped = 0
     for line, row in iter_rows(table):
         if "themes" not in row:
-            raise LabelsError("no 'themes' column", path=str(table), line=line,
-                              fix="keep the themes column from 'suggest' (';'-separated theme ids)")
+            raise no_themes(table, line)
         if not_labelled_yet(row):
             skipped += 1  # left for later
             continue

@@ -117,6 +117,15 @@ class Labelled(list):
     unlabelled: int = 0
 
 
+def no_themes(path: str | Path, line: int) -> LabelsError:
+    """The error for a row without themes: in a CSV, its header lacks the column."""
+    if Path(path).suffix.lower() == ".csv":
+        return LabelsError("CSV has no 'themes' column", path=str(path), line=1,
+                           fix="add a 'themes' column: ';'-separated theme ids, empty for no theme")
+    return LabelsError("no 'themes' field", path=str(path), line=line,
+                       fix="add the finding's themes (an empty list if it has none)")
+
+
 def not_labelled_yet(row: dict) -> bool:
     """A row with a judgement column and neither themes nor a judgement filled in: not
     labelled yet (a spreadsheet from 'suggest' part way through), skipped by 'train'
@@ -156,8 +165,7 @@ def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool 
                               path=str(path), line=line, fix="give every finding its own id")
         first_line[rid] = line
         if "themes" not in row:
-            raise LabelsError("no 'themes' field", path=str(path), line=line,
-                              fix="add the finding's themes (an empty list if it has none)")
+            raise no_themes(path, line)
         if not_labelled_yet(row):
             records.unlabelled += 1
             continue

@@ -590,7 +590,14 @@ def test_a_table_without_a_judgement_column_is_read_alike_by_import_and_train(pr
     result = runner.invoke(app, ["labels", "import", str(no_themes), "--labels", str(gold),
                                  "--themes", str(project / "themes.yaml")])
     assert result.exit_code == 1
-    assert f"{no_themes}:2: no 'themes' column" in result.stderr
+    assert f"{no_themes}:1: CSV has no 'themes' column" in result.stderr
+    read_by_train = runner.invoke(app, ["train", "--labels", str(no_themes), "--out-dir", str(project / "m"),
+                                        "--params", str(project / "params.yaml")] + common(project))
+    assert read_by_train.exit_code == 1 and read_by_train.stderr == result.stderr
+    jsonl = write_labels(project / "no-themes.jsonl", [{"id": "x#3", "text": "Plans are weak."}])
+    result = runner.invoke(app, ["labels", "import", str(jsonl), "--labels", str(gold),
+                                 "--themes", str(project / "themes.yaml")])
+    assert result.exit_code == 1 and f"{jsonl}:1: no 'themes' field" in result.stderr
 
 
 def test_training_refuses_a_theme_that_every_finding_has(project, runner):
@@ -657,11 +664,12 @@ def test_models_are_put_in_place_together_and_a_ctrl_c_waits_for_them(tmp_path, 
     with pytest.raises(OutputError, match="disk full"):
         outputs.replace_together({p: b"newer" for p in files})
     assert {p.name: p.read_bytes() for p in files} == {p.name: d for p, d in files.items()}
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_a_ctrl_c_while_models_are_put_in_place_wins_over_a_failed_rename(tmp_path, monkeypatch):
-    """The user asked to stop: the run stops as on any Ctrl-C, with no file left half
-    in place, rather than reporting the rename's error (as the start of workers does)."""
+    """The user asked to stop: the run stops as on any Ctrl-C, with its temporary files
+    removed, rather than reporting the rename's error (as the start of workers does)."""
     import os
     import signal
 
@@ -684,7 +692,6 @@ def test_a_ctrl_c_while_models_are_put_in_place_wins_over_a_failed_rename(tmp_pa
     finally:
         signal.signal(signal.SIGINT, previous)
     assert {p.name: p.read_bytes() for p in files} == {"a.joblib": b"old", "b.joblib": b"old"}
-    assert not list(tmp_path.glob(".*.tmp"))
     assert not list(tmp_path.glob(".*.tmp"))
 
 
