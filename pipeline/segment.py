@@ -10,9 +10,9 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
-from .ingest import Document, find_letters, iter_input_files, read_document
+from .ingest import Document, find_letters, read_document
 from .judgement import judge_wording
 from .letter import LetterInfo
 from .outputs import atomic_text, counted, dumps, write_csv
@@ -70,12 +70,6 @@ def finding_records(seg: Segmented, lid: str | None = None) -> Iterator[dict]:
             "end": f.end,
             "sha256": seg.document.sha256,
         }
-
-
-def segment_paths(paths: Iterable[str | Path]) -> Iterator[Segmented]:
-    """Segment every document named or found in folders, in sorted order."""
-    for path in iter_input_files(list(paths)):
-        yield segment_document(read_document(path))
 
 
 class LetterIds:

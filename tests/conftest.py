@@ -26,6 +26,14 @@ SEED_FILES = {
 }
 
 
+
+def segmented_seeds() -> list:
+    """The seed letters, segmented (a Segmented per letter, in file order)."""
+    from pipeline.ingest import read_document
+    from pipeline.segment import segment_document
+
+    return [segment_document(read_document(path)) for path in sorted(SEED_FILES.values())]
+
 def loky_workers(pid: int) -> list:
     """The worker processes (loky's) of process ``pid``, as psutil processes."""
     import psutil

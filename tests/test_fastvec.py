@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from conftest import SEED_FILES
+from conftest import segmented_seeds
 from pipeline.fastvec import TokenCache, compiled, transform_union
 from pipeline.model import _lemmas, _words, build_features
 
@@ -21,9 +21,7 @@ AWKWARD = [
 
 @pytest.fixture(scope="module")
 def seed_texts() -> list[str]:
-    from pipeline.segment import segment_paths
-
-    texts = [f.text for seg in segment_paths(sorted(SEED_FILES.values())) for f in seg.findings]
+    texts = [f.text for seg in segmented_seeds() for f in seg.findings]
     assert len(texts) > 100
     return texts
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import REPO, SEED_FILES
+from conftest import REPO, SEED_FILES, segmented_seeds
 from pipeline.cli import app
 from pipeline.errors import LabelsError
 from pipeline.labelset import load_labelled, sample_per_letter
@@ -380,9 +380,9 @@ def reference_tagger(patterns, taxonomy):
 
 
 def load_seed_findings() -> list[dict]:
-    from pipeline.segment import finding_records, segment_paths
+    from pipeline.segment import finding_records
 
-    return [r for seg in segment_paths(sorted(SEED_FILES.values())) for r in finding_records(seg)]
+    return [r for seg in segmented_seeds() for r in finding_records(seg)]
 
 
 def spans(result):
