@@ -438,7 +438,7 @@ def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
                     buffer = io.StringIO()
                     csv.writer(buffer, lineterminator="\n").writerow([row[k] for k in TAG_FIELDS])
                     themes = [t for t in (row.get("themes") or "").split(";") if t]
-                    yield PreviousRecord(row.get("sha256") or "", row.get("source") or "",
+                    yield PreviousRecord(row["sha256"], row["source"],
                                          row.get("letter_id") or None, len(themes), buffer.getvalue(),
                                          row.get("method") or None)
                 return
@@ -459,8 +459,8 @@ def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
                     raise InputError("cannot resume: not a batch output of 'tag' (a record without "
                                      "themes, or without the letter's sha256 and source)", path=str(out),
                                      line=number, fix=fix)
-                yield PreviousRecord(record.get("sha256") or "", record.get("source") or "",
-                                     record.get("letter_id"), len(record.get("themes") or []),
+                yield PreviousRecord(record["sha256"], record["source"],
+                                     record.get("letter_id"), len(record["themes"]),
                                      line if line.endswith("\n") else line + "\n", record.get("method"))
     except UnicodeDecodeError:
         raise InputError("cannot resume: the output is not UTF-8 text", path=str(out), fix=fix) from None
@@ -821,38 +821,35 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             todo = [job for job in plan.jobs if job.sha256 not in done]
             for job in todo:
                 job.letter_id = ids.assign(job.path, job.sha256)
-            restore_hook = quiet_loky_stop()
-            results = None   # workers.start stops its own if a Ctrl-C comes as they start
-            try:
-                results = _results(todo, config, tagger, n_jobs, output_format)
-                bar = progress_bar(results, total=len(todo), desc="tag", unit="letter", enabled=progress)
-                for result, job in zip(bar, todo):
-                    output.add(JournalEntry(result.sha256, result.path, 0, result.findings, result.tags,
-                                            result.error, job.letter_id), result.block)
-                    summary.warnings += result.warnings
-                    if result.error:
-                        summary.errors.append((result.path, result.error))
-                        failed.setdefault(result.sha256, result.path)
-                    else:
-                        summary.letters += 1
-                        summary.tagged += 1
-                        summary.findings += result.findings
-                        summary.tags += result.tags
-                    bar.set_postfix(findings=summary.findings, errors=len(summary.errors),
-                                    refresh=False)
-            except Exception as exc:
-                if type(exc).__name__ != "TerminatedWorkerError":
-                    raise
-                raise InputError(f"a worker process died (out of memory, or a crash on one letter); "
-                                 f"the letters done are kept in {partial_path(out)}",
-                                 fix="run the same command with --resume; with --jobs 1 the letter "
-                                     "that fails is named") from None
-            finally:
+            with quiet_loky_stop():
+                results = None   # workers.start stops its own if a Ctrl-C comes as they start
                 try:
+                    results = _results(todo, config, tagger, n_jobs, output_format)
+                    bar = progress_bar(results, total=len(todo), desc="tag", unit="letter", enabled=progress)
+                    for result, job in zip(bar, todo):
+                        output.add(JournalEntry(result.sha256, result.path, 0, result.findings, result.tags,
+                                                result.error, job.letter_id), result.block)
+                        summary.warnings += result.warnings
+                        if result.error:
+                            summary.errors.append((result.path, result.error))
+                            failed.setdefault(result.sha256, result.path)
+                        else:
+                            summary.letters += 1
+                            summary.tagged += 1
+                            summary.findings += result.findings
+                            summary.tags += result.tags
+                        bar.set_postfix(findings=summary.findings, errors=len(summary.errors),
+                                        refresh=False)
+                except Exception as exc:
+                    if type(exc).__name__ != "TerminatedWorkerError":
+                        raise
+                    raise InputError(f"a worker process died (out of memory, or a crash on one letter); "
+                                     f"the letters done are kept in {partial_path(out)}",
+                                     fix="run the same command with --resume; with --jobs 1 the letter "
+                                         "that fails is named") from None
+                finally:
                     if results is not None:
                         close(results)
-                finally:
-                    restore_hook()
             bar.close()
             summary.errors += plan.skipped
             _sort_duplicates(plan, summary, failed)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import LabelsError
 from .judgement import JUDGEMENTS
-from .labelset import iter_rows, load_labelled, no_themes, not_labelled_yet
+from .labelset import iter_rows, load_labelled, no_themes, not_labelled_yet, theme_list
 from .outputs import atomic_text, counted, write_csv
 from .themes import Taxonomy
 
@@ -98,7 +98,6 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
         if not_labelled_yet(row):
             skipped += 1  # left for later
             continue
-        themes_cell = row.get("themes")
         text = (row.get("text") or "").strip()
         if not text:
             raise LabelsError("empty text", path=str(table), line=line, fix="keep the text column")
@@ -113,13 +112,7 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
         if rid in existing and not replace:
             raise LabelsError(f"id {rid!r} is already in {gold_path}", path=str(table), line=line,
                               fix="use --replace to relabel it, or remove the row")
-        if themes_cell is None:   # a judgement alone: a finding with no theme
-            values = []
-        elif isinstance(themes_cell, list):
-            values = themes_cell
-        else:
-            values = [t.strip() for t in str(themes_cell).replace(",", ";").split(";") if t.strip()]
-        themes = sorted({taxonomy.check(t, table, line) for t in values})
+        themes = theme_list(row.get("themes"), table, line, taxonomy)   # none: a judgement alone
         judgement = str(row.get("judgement") or "").strip() or None
         if judgement is not None and judgement not in JUDGEMENTS:
             raise LabelsError(f"unknown judgement {judgement!r}", path=str(table), line=line,

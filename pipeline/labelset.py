@@ -101,7 +101,9 @@ def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
             yield number, record
 
 
-def _theme_list(value, path, line, taxonomy: Taxonomy) -> list[str]:
+def theme_list(value, path, line, taxonomy: Taxonomy) -> list[str]:
+    """A row's themes: a list of ids, or text with ids separated by ';' (or ','); none
+    for an empty cell or null."""
     if value is None or value == "":
         return []
     if isinstance(value, str):
@@ -129,8 +131,8 @@ def no_themes(path: str | Path, line: int) -> LabelsError:
 def not_labelled_yet(row: dict) -> bool:
     """A row with a judgement column and neither themes nor a judgement filled in: not
     labelled yet (a spreadsheet from 'suggest' part way through), skipped by 'train'
-    and 'labels import' alike. Without a judgement column an empty themes cell is the only way to say
-    "no theme", and an empty list of themes in JSONL is a label too."""
+    and 'labels import' alike. Without a judgement column an empty themes cell is the
+    only way to say "no theme", and an empty list of themes in JSONL is a label too."""
     if "judgement" not in row:
         return False
     themes = row.get("themes")
@@ -169,7 +171,7 @@ def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool 
         if not_labelled_yet(row):
             records.unlabelled += 1
             continue
-        themes = _theme_list(row.get("themes"), path, line, taxonomy)
+        themes = theme_list(row.get("themes"), path, line, taxonomy)
         judgement = row.get("judgement") or None
         if judgement is not None and judgement not in JUDGEMENTS:
             raise LabelsError(f"unknown judgement {judgement!r}", path=str(path), line=line,

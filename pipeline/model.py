@@ -359,13 +359,10 @@ class ThemeClassifier(BaseEstimator, ClassifierMixin):
         # the folds' fits and the final fits are independent: run them on all cores;
         # each is deterministic, so the result does not depend on the order
         tasks = [*splits, None]
-        restore_hook = workers.quiet_loky_stop()
-        try:
-            with workers.worker_pool():  # the workers end with the run, even after kill -9
-                fitted = list(workers.start(Parallel(n_jobs=self.n_jobs, max_nbytes=None, return_as="generator"),
-                                            (delayed(_fit_fold)(self._model(), X, Y, split) for split in tasks)))
-        finally:
-            restore_hook()
+        # the workers end with the run, even after kill -9
+        with workers.quiet_loky_stop(), workers.worker_pool():
+            fitted = list(workers.start(Parallel(n_jobs=self.n_jobs, max_nbytes=None, return_as="generator"),
+                                        (delayed(_fit_fold)(self._model(), X, Y, split) for split in tasks)))
         oof = np.zeros((n, k))
         for split, result in zip(splits, fitted):
             oof[split[1]] = result

@@ -109,12 +109,13 @@ def close(results) -> None:
         results.close()
 
 
+@contextlib.contextmanager
 def quiet_loky_stop():
     """While a run's workers live: no traceback from loky's manager thread when the run
     stops them. On Ctrl-C it can look up a task the stop has just cancelled (a
     race in loky): nothing is lost (batch tagging: the letters not written are tagged
     again by --resume; train: the earlier models stay). Any other error of that thread
-    is shown. Returns the undo."""
+    is shown."""
     before = threading.excepthook
 
     def hook(args) -> None:
@@ -128,9 +129,8 @@ def quiet_loky_stop():
             pass
 
     threading.excepthook = hook
-
-    def restore() -> None:
+    try:
+        yield
+    finally:
         if threading.excepthook is hook:  # not another run's, set since
             threading.excepthook = before
-
-    return restore
