@@ -36,8 +36,19 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
     try:
         yield from _iter_rows(Path(path))
     except UnicodeDecodeError:
-        raise LabelsError("not UTF-8 text", path=str(path),
+        raise LabelsError("not UTF-8 text", path=str(path), line=_first_line_not_utf8(Path(path)),
                           fix="save the file as UTF-8 (in Excel: CSV UTF-8)") from None
+
+
+def _first_line_not_utf8(path: Path) -> int | None:
+    """The number of the first line that is not UTF-8, to name it in the error."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 _KNOWN_COLUMNS = {name: name for name in (
@@ -52,8 +63,30 @@ def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
         raise LabelsError("is a folder, not a file", path=str(path),
                           fix="give the file (JSONL or CSV) inside it")
     if path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
+        yield from _csv_rows(path)
+        return
+    with open(path, encoding="utf-8-sig") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except (ValueError, RecursionError) as exc:
+                # besides malformed JSON: a number of thousands of digits, nesting too deep
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else (
+                    "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0])
+                raise LabelsError(f"malformed JSON ({why})", path=str(path), line=number,
+                                  fix="each line must be one JSON object") from None
+            if not isinstance(record, dict):
+                raise LabelsError("a line must be a JSON object", path=str(path), line=number,
+                                  fix="write one {...} object per line")
+            yield number, record
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        try:
             if reader.fieldnames:
                 # a spreadsheet's "Text" or " ID " header is the column meant
                 reader.fieldnames = [_KNOWN_COLUMNS.get(name.strip().lower(), name) for name in reader.fieldnames]
@@ -85,20 +118,13 @@ def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
                 if not any(cell.strip() for cell in row.values()):
                     continue   # an empty row, as spreadsheets leave at the end
                 yield reader.line_num, row
-        return
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise LabelsError(f"malformed JSON ({exc.msg})", path=str(path), line=number,
-                                  fix="each line must be one JSON object") from None
-            if not isinstance(record, dict):
-                raise LabelsError("a line must be a JSON object", path=str(path), line=number,
-                                  fix="write one {...} object per line")
-            yield number, record
+        except csv.Error as exc:
+            # a quote opened and never closed runs on to the field size limit; the reader
+            # counts the lines of whole rows only, and the row that failed starts after them
+            long = "field larger than field limit" in str(exc)
+            raise LabelsError(f"a cell of more than {csv.field_size_limit()} characters starts here" if long
+                              else f"not a readable CSV row ({exc})", path=str(path), line=reader.line_num + 1,
+                              fix='check for a quote (") opened and never closed') from None
 
 
 def theme_list(value, path, line, taxonomy: Taxonomy) -> list[str]:

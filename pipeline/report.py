@@ -84,7 +84,7 @@ def render_markdown(summary, source: str) -> str:
     tax = summary.taxonomy
     lines = ["# Theme summary", "",
              f"{summary.headline()} in {_md(source)}.",
-             f"Filters: {describe_filters(summary.filters)}.", "",
+             f"Filters: {_md(describe_filters(summary.filters))}.", "",
              "## Findings per theme, by judgement", "",
              "| theme | strength | meets requirements | development | priority action | neutral | "
              "findings | letters | share of letters |",
@@ -225,7 +225,9 @@ def chart_over_time(summary) -> str:
         px, py = (k % cols) * panel_w + 10, (k // cols) * panel_h + 4
         name = tax.name(theme)
         shown = name if len(name) <= 31 else name[:30].rstrip(" ,") + "…"
-        parts.append(f'<text x="{px}" y="{py + 12}" class="small strong">{_e(shown)}'
+        # a long title is squeezed into its panel rather than running into the next one
+        fit = f' textLength="{panel_w - 16}" lengthAdjust="spacingAndGlyphs"' if len(shown) > 29 else ""
+        parts.append(f'<text x="{px}" y="{py + 12}" class="small strong"{fit}>{_e(shown)}'
                      f'<title>{_e(name)}</title></text>')
         base, plot_h, plot_w = py + panel_h - 24, panel_h - 46, panel_w - 30
         parts.append(f'<line x1="{px}" y1="{base}" x2="{px + plot_w}" y2="{base}" stroke="#999"/>')

@@ -18,6 +18,7 @@ import io
 import json
 import math
 import re
+import tempfile
 import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -25,10 +26,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .errors import InputError, ParamsError
+from .errors import InputError, OutputError, ParamsError
 from .judgement import JUDGEMENTS
 from .labelset import iter_rows
-from .outputs import counted, csv_text, json_text, write_files_together
+from .outputs import counted, csv_text, json_text, output_error, write_files_together
 from .themes import Taxonomy
 
 UNKNOWN = "(not stated)"
@@ -82,8 +83,9 @@ def _check_record(row: dict, path: Path, line: int, taxonomy: Taxonomy | None) -
     if themes is None:
         themes = []
     if isinstance(themes, str):
-        # "timeliness; thresholds" as typed in a spreadsheet is the two themes
-        themes = [t.strip() for t in themes.split(";") if t.strip()]
+        # "timeliness; thresholds" as typed in a spreadsheet is the two themes (a comma
+        # separates them too, as 'labels import' reads them: no theme id holds one)
+        themes = [t.strip() for t in themes.replace(",", ";").split(";") if t.strip()]
     if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
         raise bad("'themes' is not a list of theme ids")
     themes = list(dict.fromkeys(t.strip() for t in themes))
@@ -98,7 +100,7 @@ def _check_record(row: dict, path: Path, line: int, taxonomy: Taxonomy | None) -
     if judgement is not None and not isinstance(judgement, str):
         raise bad(f"'judgement' is not text (it is {type(judgement).__name__})")
     if judgement is not None and judgement.strip():
-        wanted = re.sub(r"[\s-]+", "_", judgement.strip().lower())
+        wanted = judgement_id(judgement)
         if wanted not in JUDGEMENTS:
             raise bad(f"unknown judgement {judgement!r}", fix=f"use one of {', '.join(JUDGEMENTS)}")
         row["judgement"] = wanted
@@ -117,8 +119,8 @@ def _check_record(row: dict, path: Path, line: int, taxonomy: Taxonomy | None) -
             raise bad(f"'{key}' is not an object of themes")
         row[key] = value
     for theme, score in row["scores"].items():
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
-            raise bad(f"the score of {theme!r} is not a number ({score!r})")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not _finite(score):
+            raise bad(f"the score of {theme!r} is not a number ({_shown(score)})")
     for theme, spans in row["evidence"].items():
         if not isinstance(spans, list):
             raise bad(f"the evidence of {theme!r} is not a list of spans")
@@ -128,6 +130,18 @@ def _check_record(row: dict, path: Path, line: int, taxonomy: Taxonomy | None) -
                     for k in ("start", "end")):
                 raise bad(f"an evidence span of {theme!r} has no whole-number 'start' and 'end'")
     letter_period(row)   # dated once; a date not understood is kept for the warning
+
+
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:   # an integer too large for a float
+        return False
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_day(value: str, end: bool, option: str) -> date:
@@ -217,25 +231,27 @@ class Filters:
         filters (authority, kind, dates), whatever their findings' judgements, so that
         a share of letters keeps its meaning under --judgement; and how many findings
         the other filters kept that a date filter left out for having no date."""
-        judgements = {j.strip().lower() for j in self.judgements}   # case aside, as the others
-        for judgement in sorted(judgements):
+        judgements = set()
+        for given in self.judgements:
+            judgement = judgement_id(given)   # "Priority action", as the file may say it
             if judgement not in JUDGEMENTS:
-                raise ParamsError(f"--judgement {judgement!r} is not a judgement",
+                raise ParamsError(f"--judgement {given!r} is not a judgement",
                                   fix=f"use one of {', '.join(JUDGEMENTS)}")
-        since = parse_day(self.since, False, "--since") if self.since else None
-        until = parse_day(self.until, True, "--until") if self.until else None
+            judgements.add(judgement)
+        since = parse_day(self.since, False, "--since") if self.since is not None else None
+        until = parse_day(self.until, True, "--until") if self.until is not None else None
         if since and until and since > until:
             raise ParamsError(f"--since {self.since} is after --until {self.until}",
                               fix="swap them, or check the years")
-        authorities = {a.strip().lower() for a in self.authorities}
-        kinds = {k.strip().lower() for k in self.kinds}
+        authorities = {match_key(a) for a in self.authorities}
+        kinds = {match_key(k) for k in self.kinds}
         kept: list[dict] = []
         scope: dict[str, dict] = {}   # letter -> one of its findings (for its authority, year)
         undated = 0
         for r in records:
-            if authorities and (r.get("authority") or "").strip().lower() not in authorities:
+            if authorities and match_key(r.get("authority")) not in authorities:
                 continue
-            if kinds and (r.get("kind") or "").lower() not in kinds:
+            if kinds and match_key(r.get("kind")) not in kinds:
                 continue
             judged = not judgements or judgement_of(r) in judgements
             if since or until:
@@ -248,6 +264,16 @@ class Filters:
             if judged:
                 kept.append(r)
         return kept, scope, undated
+
+
+def match_key(value) -> str:
+    """How a filter value and a field are compared: case and spacing aside."""
+    return " ".join(str(value or "").split()).lower()
+
+
+def judgement_id(value: str) -> str:
+    """A judgement as written ("Priority action", "meets-requirements") as its id."""
+    return re.sub(r"[\s-]+", "_", value.strip().lower())
 
 
 def judgement_of(record: dict) -> str:
@@ -269,9 +295,16 @@ def year_of(record: dict) -> str:
 
 
 def letter_of(record: dict) -> str:
-    """The letter a finding is from; a finding that names none (a spreadsheet row
-    tagged with --findings, without a letter_id column) counts as a letter of its own."""
-    return str(record.get("letter_id") or record.get("source") or f"#{record.get('id', '')}")
+    """The letter a finding is from: by the letter's content hash where the finding
+    gives it (two letters of one name, tagged apart and joined, stay two), else by its
+    id and file. A finding that names none (a spreadsheet row tagged with --findings,
+    without a letter_id column) counts as a letter of its own."""
+    sha256 = record.get("sha256")
+    if isinstance(sha256, str) and sha256.strip():
+        return "sha256:" + sha256.strip()
+    if record.get("letter_id") or record.get("source"):
+        return f"letter:{record.get('letter_id') or ''}\x1f{record.get('source') or ''}"
+    return f"line:{record.get('_line')}"
 
 
 # ----------------------------------------------------------------- tables
@@ -377,13 +410,26 @@ def typical_findings(records: list[dict], taxonomy: Taxonomy, per_theme: int) ->
     return rows
 
 
+def spellings(records: list[dict], key: str) -> dict[str, str]:
+    """Per value of ``key`` as filters match it, its most common spelling in the file
+    (spacing tidied; the first in order on a tie)."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for r in records:
+        if r.get(key) and match_key(r[key]):
+            counts[match_key(r[key])][" ".join(str(r[key]).split())] += 1
+    return {k: min(c.items(), key=lambda item: (-item[1], item[0]))[0] for k, c in counts.items()}
+
+
 def summarise(records: list[dict], taxonomy: Taxonomy, filters: Filters,
               per_theme: int = 5) -> Summary:
     kept, scope, undated = filters.apply(records)
     summary = Summary(taxonomy, kept, filters.describe(), scope, undated)
     summary.themes = theme_table(kept, taxonomy, set(scope))
+    # "Swindon" and "SWINDON " are one authority to the filter, so one row here
+    spelling = spellings(records, "authority")
     summary.authority_theme = cross_table(kept, taxonomy, "authority",
-                                          lambda r: (r.get("authority") or UNKNOWN), scope)
+                                          lambda r: spelling.get(match_key(r.get("authority"))) or UNKNOWN,
+                                          scope)
     summary.year_theme = cross_table(kept, taxonomy, "year", year_of, scope)
     summary.typical_findings = typical_findings(kept, taxonomy, per_theme)
     return summary
@@ -453,6 +499,30 @@ def _as_text(cell) -> None:
         cell.quotePrefix = True
 
 
+def without_repeats(records: list[dict]) -> tuple[list[dict], int]:
+    """The findings, each once: a finding whose letter, offsets and text an earlier one
+    has (one output appended to another with the same letters) is left out. Findings
+    without offsets (a spreadsheet's rows) are all kept."""
+    seen: set[tuple] = set()
+    kept = []
+    for r in records:
+        start, end = _offset(r.get("start")), _offset(r.get("end"))
+        if start is not None and end is not None:
+            key = (letter_of(r), start, end, r["text"])
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(r)
+    return kept, len(records) - len(kept)
+
+
+def _offset(value) -> int | None:
+    """A character offset, as JSONL gives it or as a CSV cell holds it."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filters | None = None,
                   per_theme: int = 5) -> str:
     """Summarise ``tagged`` into ``out_dir``; the warnings and a one-line summary.
@@ -465,6 +535,7 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
     if not records:
         raise InputError("no tagged findings in the file", path=str(tagged),
                          fix="tag some letters first with 'safeguarding-themes tag'")
+    records, repeated = without_repeats(records)
     summary = summarise(records, taxonomy, filters, per_theme)
     if not summary.records:
         raise InputError(f"no finding matches the filters ({describe_filters(summary.filters)})",
@@ -473,7 +544,13 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
     tables = {name: public(rows) for name, rows in summary.tables().items()}
     files = {f"{name}.csv": csv_text(rows, list(rows[0].keys()) if rows else ["theme"]).encode("utf-8")
              for name, rows in tables.items()}
-    files["summary.xlsx"] = xlsx_bytes(tables)
+    try:
+        files["summary.xlsx"] = xlsx_bytes(tables)
+    except OSError as exc:
+        # openpyxl writes its sheets to temporary files first
+        error = output_error(tempfile.gettempdir(), exc)
+        raise OutputError(f"building summary.xlsx: {error.message}", path=error.path,
+                          fix=error.fix) from None
     figures = {"source": str(tagged), "filters": summary.filters, "findings": len(summary.records),
                "letters": summary.letters, "letters_with_findings": summary.letters_with_findings,
                "themes_tagged": sum(len(r["themes"]) for r in summary.records), **tables}
@@ -481,20 +558,28 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
     files["report.md"] = render_markdown(summary, str(tagged)).encode("utf-8")
     files["report.html"] = render_html(summary, str(tagged)).encode("utf-8")
     write_files_together(out_dir, files)
-    return "".join(f"warning: {n}\n" for n in _warnings(records, summary, filters)) + (
+    return "".join(f"warning: {n}\n" for n in _warnings(records, summary, filters, repeated)) + (
         f"summarise: {summary.headline()} -> {out_dir} "
         f"(CSV, summary.xlsx, summary.json, report.md, report.html)")
 
 
-def _warnings(records: list[dict], summary: Summary, filters: Filters) -> list[str]:
+def _warnings(records: list[dict], summary: Summary, filters: Filters, repeated: int) -> list[str]:
     """What the figures leave out or read in a way the user should know of."""
     notes = [f"no finding of --{option} {value} in the file: only the others are summarised"
              for option, value in _unmatched(records, filters)]
+    if repeated:
+        notes.append(f"{counted(repeated, 'finding')} {'repeats' if repeated == 1 else 'repeat'} one of the "
+                     "same letter at the same place earlier in the file (a file joined twice?): counted once")
     bad = [r for r in records if r.get("_bad_date")]
     if bad:
+        # a letter date not understood gives way to the inspection's dates where the finding has them
+        instead = sum(letter_period(r) is not None for r in bad)
         notes.append(f"{counted(len(bad), 'finding')} {'has' if len(bad) == 1 else 'have'} a date that is "
-                     f"not understood (e.g. {bad[0]['_bad_date']!r}, line {bad[0]['_line']}): write dates "
-                     f"as YYYY-MM-DD or DD/MM/YYYY, from {FIRST_YEAR}")
+                     f"not understood (e.g. {bad[0]['_bad_date']!r}, line {bad[0]['_line']})"
+                     + ((", and is dated by another of its dates" if len(bad) == 1 else
+                         f"; {instead} of them {'is' if instead == 1 else 'are'} dated by another of its dates")
+                        if instead else "")
+                     + f": write dates as YYYY-MM-DD or DD/MM/YYYY, from {FIRST_YEAR}")
     if filters.since or filters.until:
         undated = summary.undated_left_out
         dates = f"{counted(undated, 'finding')} {'has' if undated == 1 else 'have'} no date: " \
@@ -504,10 +589,14 @@ def _warnings(records: list[dict], summary: Summary, filters: Filters) -> list[s
         dates = f"{counted(undated, 'finding')} from letters with no date, counted as year {UNKNOWN}"
     if undated:
         notes.append(dates)
-    unnamed = sum(not (r.get("letter_id") or r.get("source")) for r in summary.records)
+    unnamed = sum(letter_of(r).startswith("line:") for r in summary.records)
     if unnamed:
         notes.append(f"{counted(unnamed, 'finding')} {'names' if unnamed == 1 else 'name'} no letter "
-                     "(no letter_id or source): each counted as a letter")
+                     "(no letter_id, source or sha256): each counted as a letter")
+    unjudged = sum(r.get("judgement") is None for r in summary.records)
+    if unjudged:
+        notes.append(f"{counted(unjudged, 'finding')} {'has' if unjudged == 1 else 'have'} no judgement: "
+                     "counted as neutral")
     return notes
 
 
@@ -518,8 +607,8 @@ def _unmatched(records: list[dict], filters: Filters) -> list[tuple[str, str]]:
     """(field, value) of each --authority and --kind value that no finding has."""
     missing = []
     for name, wanted in _VALUE_FILTERS:
-        present = {str(r.get(name)).strip().lower() for r in records if r.get(name)}
-        missing += [(name, w) for w in wanted(filters) if w.strip().lower() not in present]
+        present = {match_key(r.get(name)) for r in records}
+        missing += [(name, w) for w in wanted(filters) if match_key(w) not in present]
     return missing
 
 
@@ -530,7 +619,7 @@ def _absent_values(records: list[dict], filters: Filters) -> str:
     for name, _ in _VALUE_FILTERS:
         missing = [value for field_name, value in unmatched if field_name == name]
         if missing:
-            present = sorted({str(r.get(name)) for r in records if r.get(name)})
+            present = sorted(set(spellings(records, name).values()))
             shown = ", ".join(present[:12]) + (f" and {len(present) - 12} more" if len(present) > 12 else "")
             notes.append(f"no --{name} {', '.join(missing)} in the file; it has: {shown or 'none'}")
     if (filters.since or filters.until) and all(letter_period(r) is None for r in records):

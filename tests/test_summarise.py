@@ -158,8 +158,9 @@ def test_findings_with_no_letter_or_letter_date_are_counted_and_dated_as_they_ca
     records = fixture_records()
     # a report states only when the inspection was: its last day dates it
     records[3] = {**records[3], "inspection_start": "2019-03-04", "inspection_end": "2019-03-15"}
-    # rows of a spreadsheet tagged with --findings name no letter: each counts as one
-    rows = [{**records[0], "id": f"sheet#{n}", "letter_id": None} for n in range(2)]
+    # rows of a spreadsheet tagged with --findings name no letter: each counts as one,
+    # even without ids
+    rows = [{**{k: v for k, v in records[0].items() if k != "id"}, "letter_id": None} for _ in range(2)]
     tagged = tmp_path / "tagged.jsonl"
     tagged.write_text("".join(json.dumps(r) + "\n" for r in records + rows), encoding="utf-8")
     result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"),
@@ -172,7 +173,7 @@ def test_findings_with_no_letter_or_letter_date_are_counted_and_dated_as_they_ca
                                  "--params", str(REPO / "params.yaml")] + THEMES)
     summary = json.loads((tmp_path / "all" / "summary.json").read_text(encoding="utf-8"))
     assert summary["letters"] == 6
-    assert "2 findings name no letter (no letter_id or source): each counted as a letter" in result.output
+    assert "2 findings name no letter (no letter_id, source or sha256): each counted as a letter" in result.output
     undated = tagged.with_name("undated.jsonl")
     undated.write_text("".join(json.dumps({**r, "letter_date": None}) + "\n" for r in records), encoding="utf-8")
     result = runner.invoke(app, ["summarise", str(undated), "--out", str(tmp_path / "u"),
@@ -249,6 +250,7 @@ const charts = [...document.querySelectorAll('svg.chart')].map(svg => {
 return {charts: charts, scripts: document.scripts.length, marks: document.querySelectorAll('mark').length,
         handlers: handlers, images: document.images.length, bold: document.querySelectorAll('b').length,
         pwned: window.__pwned === undefined ? null : window.__pwned,
+        titles: [...document.querySelectorAll('#chart-time text.strong')].map(t => t.getBBox().width),
         text: document.body.innerText};
 """
 
@@ -274,6 +276,8 @@ def test_the_html_report_loads_in_chromium_with_its_charts_drawn(seeds_summary, 
         assert chart["width"] > 100 and chart["height"] > 100
         assert chart["marks"] > 0 and chart["drawn"] == chart["marks"], chart
     assert page.result["scripts"] == 0 and page.result["marks"] > 0
+    # each theme's title over its own panel (210 wide), clear of the next one
+    assert len(page.result["titles"]) == 17 and max(page.result["titles"]) <= 200, page.result["titles"]
     assert shot.exists() and shot.stat().st_size > 20_000
 
 
@@ -549,3 +553,115 @@ def test_markdown_bold_is_never_glued_to_a_neighbour():
     assert _md_highlight(text, touching) == "**Caseload** pressures and delay remain."
     spaced = [{"start": 18, "end": 23, "rule": "a"}]   # " and " with its spaces
     assert _md_highlight(text, spaced) == "Caseload pressures **and** delay remain."
+
+
+def test_letters_are_told_apart_by_content_and_a_file_joined_twice_counts_once(tmp_path, runner):
+    def letter(sha, source, authority, n):
+        return [{**fixture_records()[0], "id": f"letter#{i}", "letter_id": "letter", "source": source,
+                 "sha256": sha * 64, "authority": authority, "start": 10 * i, "end": 10 * i + 5}
+                for i in range(n)]
+
+    # two letters both named letter.pdf, tagged apart and joined: two letters
+    rows = letter("a", "a/letter.pdf", "Swindon", 2) + letter("b", "b/letter.pdf", "Wigan", 3)
+    result, figures = summarise_rows(tmp_path, runner, rows)
+    assert result.exit_code == 0, result.output
+    assert (figures["findings"], figures["letters"]) == (5, 2)
+    assert [(r["authority"], r["letters"], r["findings"]) for r in figures["authority_theme"]] == \
+        [("Swindon", 1, 2), ("Wigan", 1, 3)]
+    assert "repeat" not in result.output
+    # the same output appended to itself: each finding once, and said so
+    result, again = summarise_rows(tmp_path, runner, rows + rows, out="twice")
+    assert result.exit_code == 0, result.output
+    assert again["themes"] == figures["themes"] and again["findings"] == 5
+    assert "warning: 5 findings repeat one of the same letter at the same place" in result.output
+    # as a CSV (offsets are text there) too
+    result, again = summarise_rows(tmp_path, runner, rows + rows, name="twice.csv", out="csv")
+    assert result.exit_code == 0, result.output
+    assert again["findings"] == 5
+
+
+def test_an_authority_and_a_kind_spelt_two_ways_are_one(tmp_path, runner):
+    rows = fixture_records()
+    rows[1]["authority"] = " BLACKPOOL "
+    rows[2]["kind"] = "focused_visit "
+    result, figures = summarise_rows(tmp_path, runner, rows)
+    assert result.exit_code == 0, result.output
+    # one row per authority as the filter matches it, under its most common spelling
+    # (a tie: the first in order)
+    assert [(r["authority"], r["letters"]) for r in figures["authority_theme"]] == \
+        [("BLACKPOOL", 2), ("Kent", 1), ("Lancashire", 1)]
+    result, figures = summarise_rows(tmp_path, runner, rows, "--kind", "Focused_Visit", out="kind")
+    assert result.exit_code == 0, result.output
+    assert figures["letters"] == 2 and "warning" not in result.output
+    result, figures = summarise_rows(tmp_path, runner, rows, "--authority", "blackpool", out="a")
+    assert figures["letters"] == 2
+
+
+def test_a_letter_date_not_understood_gives_way_to_the_inspection_date_and_says_so(tmp_path, runner):
+    rows = fixture_records()
+    rows[0] = {**rows[0], "letter_date": "16 March 2011", "inspection_end": "2011-02-16"}
+    rows[1] = {**rows[1], "letter_date": "March 2020"}
+    result, figures = summarise_rows(tmp_path, runner, rows)
+    assert result.exit_code == 0, result.output
+    assert ("warning: 2 findings have a date that is not understood (e.g. '16 March 2011', line 1); "
+            "1 of them is dated by another of its dates: write dates as") in result.output
+    assert [(r["year"], r["letters"]) for r in figures["year_theme"]] == \
+        [("2011", 1), ("2021", 1), ("(not stated)", 2)]
+
+
+def test_judgements_as_written_and_an_empty_date_filter(tmp_path, runner):
+    rows = fixture_records()
+    rows[0]["judgement"] = "priority_action"
+    rows[3]["judgement"] = None
+    result, figures = summarise_rows(tmp_path, runner, rows, "--judgement", "Priority action")
+    assert result.exit_code == 0, result.output
+    assert figures["findings"] == 1 and figures["filters"]["judgement"] == ["Priority action"]
+    result, _ = summarise_rows(tmp_path, runner, rows, out="all")
+    assert "warning: 1 finding has no judgement: counted as neutral" in result.output
+    result, _ = summarise_rows(tmp_path, runner, rows, "--since", "", out="empty")
+    assert result.exit_code == 1 and "--since '' is not a date" in result.output
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("deep.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", "deep.jsonl:1: malformed JSON (nested too deeply)"),
+    ("long.jsonl", '{"text": "a", "themes": [], "id": ' + "9" * 5000 + "}\n", "long.jsonl:1: malformed JSON (Exceeds"),
+    ("score.jsonl", '{"text": "a", "themes": ["thresholds"], "scores": {"thresholds": 1' + "0" * 400 + "}}\n",
+     "score.jsonl:1: the score of 'thresholds' is not a number (100000"),
+    ("latin.jsonl", b'{"text": "a", "themes": []}\n{"text": "caf\xe9", "themes": []}\n',
+     "latin.jsonl:2: not UTF-8 text"),
+    ("quote.csv", 'text,themes\nTimely.,timeliness\n"Thresholds,thresholds\n' + "a " * 70_000 + "\n,thresholds\n",
+     "quote.csv:3: a cell of more than 131072 characters starts here (check for a quote"),
+])
+def test_a_line_that_cannot_be_read_is_a_one_line_error_naming_it(tmp_path, runner, name, content, message):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(path), "--out", str(tmp_path / "out")] + THEMES)
+    assert result.exit_code == 1, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_a_full_disk_while_the_workbook_is_made_is_a_one_line_error(tmp_path, runner, monkeypatch):
+    from openpyxl import Workbook
+
+    def full(self, filename):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Workbook, "save", full)
+    result, _ = summarise_rows(tmp_path, runner, fixture_records())
+    assert result.exit_code == 1
+    assert "building summary.xlsx: disk full while writing" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_the_markdown_report_shows_a_filter_value_as_written():
+    from pipeline.report import render_markdown
+    from pipeline.summarise import Filters, summarise
+    from pipeline.themes import load_taxonomy
+
+    rows = fixture_records()
+    rows[0]["authority"] = "<i>Blackpool</i>"
+    summary = summarise(rows, load_taxonomy(REPO / "labels" / "themes.yaml"), Filters(["<i>Blackpool</i>"]))
+    assert "Filters: authority &lt;i&gt;Blackpool&lt;/i&gt;." in render_markdown(summary, "t.jsonl")
