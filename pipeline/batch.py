@@ -186,14 +186,17 @@ class Plan:
         """Every input file (real path) with its content hash, duplicates included."""
         return {os.path.realpath(path): sha for path, sha, _ in self.inputs()}
 
-    def replaces(self, source: str, sha256: str, current: dict[str, str]) -> bool:
+    def replaces(self, source: str, sha256: str, current: dict[str, str],
+                 recorded: frozenset[str] = frozenset()) -> bool:
         """Whether a letter already in the output is an earlier version of an input: the
         same file now holds other content; or, where its file is gone (the folder was
-        moved), the only input with that file name does. A letter whose file is still
-        there is never replaced by another file of the same name."""
+        moved), the only input with that file name not itself in the output (``recorded``:
+        real paths) does. A letter whose file is still there is never replaced by another
+        file of the same name, nor a deleted one by another letter of the output."""
         now = current.get(os.path.realpath(source))
         if now is None and not os.path.lexists(source):
-            named = [h for path, h in current.items() if os.path.basename(path) == os.path.basename(source)]
+            named = [h for path, h in current.items()
+                     if os.path.basename(path) == os.path.basename(source) and path not in recorded]
             now = named[0] if len(named) == 1 else None
         return now is not None and now != sha256
 
@@ -567,10 +570,14 @@ class PartialOutput:
         """Resuming after a finished run: keep its letters, except those of the inputs
         whose content has changed since (they are tagged again)."""
         current = plan.current()
+        # a first pass for the files the output holds: a letter whose file is gone is
+        # not taken for an earlier version of another letter of the output
+        recorded = frozenset({os.path.realpath(r.source) for r in previous_output(self.out, self.format)}
+                             | {os.path.realpath(letter["source"]) for letter in self.without_findings})
         group: list[PreviousRecord] = []
 
         def flush() -> None:
-            if group and not plan.replaces(group[0].source, group[0].sha256, current):
+            if group and not plan.replaces(group[0].source, group[0].sha256, current, recorded):
                 first = group[0]
                 self.add(JournalEntry(first.sha256, first.source, 0, len(group), sum(r.tags for r in group),
                                       letter_id=first.letter_id), "".join(r.text for r in group))
@@ -590,7 +597,8 @@ class PartialOutput:
         # that a resume does not read them again
         kept = self.done()
         for letter in self.without_findings:
-            if letter["sha256"] not in kept and not plan.replaces(letter["source"], letter["sha256"], current):
+            if letter["sha256"] not in kept and not plan.replaces(letter["source"], letter["sha256"], current,
+                                                                   recorded):
                 kept.add(letter["sha256"])
                 self.add(JournalEntry(letter["sha256"], letter["source"], letter_id=letter["letter_id"]), b"")
 
@@ -789,6 +797,9 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
     started = time.perf_counter()
     n_jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
     plan = plan_letters(paths)
+    if os.path.realpath(out) in plan.current():
+        raise OutputError("is one of the letters read", path=str(out),
+                          fix="give another --out; the letters are never written over")
     summary = BatchSummary()
     with OutputLock(out):
         # one process builds its tagger here, so that a bad model or pattern file is
@@ -803,7 +814,8 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
         try:
             # letters of an interrupted run whose files have changed since are tagged again
             current = plan.current()
-            output.drop({e.sha256 for e in output.entries if plan.replaces(e.path, e.sha256, current)})
+            recorded = frozenset(os.path.realpath(e.path) for e in output.entries)
+            output.drop({e.sha256 for e in output.entries if plan.replaces(e.path, e.sha256, current, recorded)})
             done = output.done()
             failed: dict[str, str] = {}   # content hash of a letter that failed: its file
             for entry in output.entries:

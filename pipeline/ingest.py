@@ -70,10 +70,12 @@ def _each_input_file(paths: list[str | Path]) -> Iterator[Path]:
                     dirs[:] = []
                     continue
                 seen.add(real)
-                dirs.sort()
+                # hidden folders (.git, .ipynb_checkpoints) hold no letters of the user's
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in files:
                     candidate = Path(root) / name
-                    if candidate.suffix.lower() in SUPPORTED and not name.startswith("."):
+                    # hidden files, and the lock file Word keeps beside an open document
+                    if candidate.suffix.lower() in SUPPORTED and not name.startswith((".", "~$")):
                         found.append(candidate)
             yield from sorted(found, key=lambda p: str(p))
         else:
@@ -93,6 +95,11 @@ def find_letters(paths: list[str | Path]) -> list[Path]:
 def read_document(path: str | Path) -> Document:
     """Read one document; raise InputError naming the file for anything unreadable."""
     source = str(path)
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("file name is not valid UTF-8", path=os.fsencode(source).decode("utf-8", "backslashreplace"),
+                         fix="rename the file") from None
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in SUPPORTED:
@@ -232,17 +239,17 @@ def read_docx(data: bytes, source: str) -> str:
     except ElementTree.ParseError:
         raise InputError("damaged DOCX (unreadable document.xml)", path=source,
                          fix="open it in Word and save as .docx again") from None
+    try:
+        return _docx_blocks(root)
+    except RecursionError:
+        raise InputError("damaged DOCX (document.xml nested too deeply)", path=source,
+                         fix="open it in Word and save as .docx again") from None
+
+
+def _docx_blocks(root) -> str:
     blocks: list[str] = []
-    for para in root.iter(f"{_W}p"):
-        parts = []
-        for node in para.iter():
-            if node.tag == f"{_W}t" and node.text:
-                parts.append(node.text)
-            elif node.tag == f"{_W}tab":
-                parts.append(" ")
-            elif node.tag in (f"{_W}br", f"{_W}cr"):
-                parts.append("\n")
-        text = "".join(parts).strip()
+    for para in _docx_paragraphs(root):
+        text = "".join(_docx_own_text(para)).strip()
         if not text:
             continue
         props = para.find(f"{_W}pPr")
@@ -253,6 +260,37 @@ def read_docx(data: bytes, source: str) -> str:
             is_list = props.find(f"{_W}numPr") is not None or "list" in style_name.lower()
         blocks.append(("- " + text) if is_list else text)
     return "\n\n".join(blocks) + "\n"
+
+
+# Word writes a text box twice: for itself (mc:Choice) and for older readers (mc:Fallback)
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+def _docx_paragraphs(node) -> Iterator:
+    """The paragraphs in document order, each once: a paragraph in a text box comes
+    after the paragraph it is anchored in, and a text box's fallback copy is skipped."""
+    for child in node:
+        if child.tag == _MC_FALLBACK:
+            continue
+        if child.tag == f"{_W}p":
+            yield child
+        yield from _docx_paragraphs(child)
+
+
+def _docx_own_text(node) -> Iterator[str]:
+    """A paragraph's own text: not that of the paragraphs of a text box inside it."""
+    for child in node:
+        if child.tag in (f"{_W}p", _MC_FALLBACK):
+            continue
+        if child.tag == f"{_W}t" and child.text:
+            yield child.text
+        elif child.tag == f"{_W}tab":
+            yield " "
+        elif child.tag in (f"{_W}br", f"{_W}cr"):
+            yield "\n"
+        elif child.tag == f"{_W}noBreakHyphen":
+            yield "-"
+        yield from _docx_own_text(child)
 
 
 # ---------------------------------------------------------------- HTML

@@ -13,6 +13,11 @@ import re
 
 JUDGEMENTS = ("strength", "meets_requirements", "development", "priority_action", "neutral")
 
+
+def judgement_id(value: str) -> str:
+    """A judgement as written ("Priority action", "meets-requirements") as its id."""
+    return re.sub(r"[\s-]+", "_", value.strip().lower())
+
 _NEGATIVE = re.compile(
     r"\b(?:not (?:always|yet|consistently|sufficiently|routinely|all|enough|been|being|fully|"
     r"clear|effective|good|timely|robust|well|evident|in place|in line|able|given|seen|"

@@ -6,6 +6,8 @@ character offsets into the letter's extracted text (``--texts`` writes it).
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -15,7 +17,8 @@ from typing import Callable, Iterator
 from .ingest import Document, find_letters, read_document
 from .judgement import judge_wording
 from .letter import LetterInfo
-from .outputs import atomic_text, counted, dumps, write_csv
+from .errors import OutputError
+from .outputs import atomic_text, check_output_file, counted, dumps, output_error, write_csv
 from .parse import Finding, segment_text
 from .progress import progress_bar
 
@@ -83,12 +86,12 @@ class LetterIds:
         return self.assign(doc.source, doc.sha256)
 
     def assign(self, source: str, sha256: str) -> str:
-        lid = re.sub(r"[^\w\-.]+", "_", Path(source).stem).strip("_") or sha256[:16]
-        owner = self.seen.setdefault(lid, source)
-        if owner != source:
-            lid = f"{lid}-{sha256[:8]}"
-            self.seen.setdefault(lid, source)
-        return lid
+        stem = re.sub(r"[^\w\-.]+", "_", Path(source).stem).strip("_") or sha256[:16]
+        # the stem; then the stem and hash; then, for a copy of the same content under
+        # the same name, a count: whichever no other file holds yet
+        candidates = itertools.chain([stem, f"{stem}-{sha256[:8]}"],
+                                     (f"{stem}-{sha256[:8]}-{n}" for n in itertools.count(2)))
+        return next(lid for lid in candidates if self.seen.setdefault(lid, source) == source)
 
 
 def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
@@ -98,7 +101,14 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
     The whole run fails on the first unreadable letter and leaves no output
     (``tag`` is the command for batches that should carry on past bad letters).
     """
+    check_output_file(out)
     files = find_letters(paths)
+    inputs = {os.path.realpath(f) for f in files}
+    if os.path.realpath(out) in inputs:
+        raise OutputError("is one of the letters read", path=str(out),
+                          fix="give another --out; the letters are never written over")
+    if texts_dir is not None and texts_dir.exists() and not texts_dir.is_dir():
+        raise OutputError("is a file, not a folder", path=str(texts_dir), fix="give a folder to --texts")
     started = time.perf_counter()
     ids = LetterIds()
     records: list[dict] = []
@@ -113,6 +123,16 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
         if texts_dir is not None:
             texts.append((lid, seg.document.text))
         bar.set_postfix(findings=len(records))
+    if texts_dir is not None:
+        clash = next((texts_dir / f"{lid}.txt" for lid, _ in texts
+                      if os.path.realpath(texts_dir / f"{lid}.txt") in inputs), None)
+        if clash is not None:
+            raise OutputError("the extracted text would replace this letter", path=str(clash),
+                              fix="give --texts a folder of its own")
+        try:
+            texts_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_error(texts_dir, exc, "--texts") from None
     if output_format == "csv":
         write_csv(out, records, FIELDS)
     else:
@@ -120,7 +140,6 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
             for record in records:
                 handle.write(dumps(record) + "\n")
     if texts_dir is not None:
-        texts_dir.mkdir(parents=True, exist_ok=True)
         for lid, text in texts:
             with atomic_text(texts_dir / f"{lid}.txt") as handle:
                 handle.write(text)

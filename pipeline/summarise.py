@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .errors import InputError, OutputError, ParamsError
-from .judgement import JUDGEMENTS
+from .judgement import JUDGEMENTS, judgement_id
 from .labelset import iter_rows
 from .outputs import counted, csv_text, json_text, output_error, write_files_together
 from .themes import Taxonomy
@@ -269,11 +269,6 @@ class Filters:
 def match_key(value) -> str:
     """How a filter value and a field are compared: case and spacing aside."""
     return " ".join(str(value or "").split()).lower()
-
-
-def judgement_id(value: str) -> str:
-    """A judgement as written ("Priority action", "meets-requirements") as its id."""
-    return re.sub(r"[\s-]+", "_", value.strip().lower())
 
 
 def judgement_of(record: dict) -> str:

@@ -10,14 +10,15 @@ sorted keys), ``evidence`` (per theme: the spans that support it) and
 from __future__ import annotations
 
 import functools
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .errors import InputError
+from .errors import InputError, OutputError
 from .fastvec import TokenCache, transform_union
-from .judgement import JUDGEMENTS, judge_wording
+from .judgement import JUDGEMENTS, judge_wording, judgement_id
 from .labelset import iter_rows
 from .rules import RuleTagger
 from .themes import Taxonomy
@@ -198,6 +199,9 @@ def read_findings_file(path: str | Path, keep_judgement: bool = False) -> list[d
                              path=str(path), line=line, fix="ids must be unique, or leave the id column out")
         lines[record["id"]] = line
         record["text"] = text
+        _check_context(record, path, line)
+        if isinstance(record.get("judgement"), str) and judgement_id(record["judgement"]) in JUDGEMENTS:
+            record["judgement"] = judgement_id(record["judgement"])   # "Priority action" as typed
         if keep_judgement and record.get("judgement") and record.get("judged_by"):
             records.append(record)  # findings from 'segment' keep their section's judgement
             continue
@@ -212,6 +216,24 @@ def read_findings_file(path: str | Path, keep_judgement: bool = False) -> list[d
         record["judged_by"] = "wording"
         records.append(record)
     return records
+
+
+# fields the tagger reads besides the text: text, or a number read as its text
+_CONTEXT_FIELDS = ("section", "subsection", "context", "previous", "unit", "judgement", "judged_by")
+
+
+def _check_context(record: dict, path: Path, line: int) -> None:
+    for key in _CONTEXT_FIELDS:
+        value = record.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            record[key] = str(value)
+        elif value is not None and not isinstance(value, str):
+            raise InputError(f"'{key}' must be text, got {type(value).__name__}", path=str(path), line=line,
+                             fix=f'write it in quotes, e.g. "{key}": "...", or leave it out')
+    paragraph = record.get("paragraph")
+    if paragraph is not None and (isinstance(paragraph, (bool, list, dict))):
+        raise InputError(f"'paragraph' must be a number, got {type(paragraph).__name__}", path=str(path),
+                         line=line, fix="give the paragraph's number, or leave it out")
 
 
 def build_tagger(taxonomy: Taxonomy, patterns_path: str | Path, method: str = "combined",
@@ -299,9 +321,13 @@ def run_tag_findings(tagger: Tagger, findings: Path, out: Path, output_format: s
     from .batch import TAG_FIELDS, errors_path, tagger_path
     from .outputs import counted, output_error, write_csv, write_jsonl
 
+    if os.path.realpath(out) == os.path.realpath(findings):
+        raise OutputError("is the findings file read", path=str(out),
+                          fix="give another --out; the findings file is never written over")
     started = time.perf_counter()
     records = read_findings_file(findings, keep_judgement=True)
-    extra_fields = sorted({k for r in records for k in r} - set(TAG_FIELDS))
+    # the file's other columns, in its order (then those read from it, such as judgement_given)
+    extra_fields = list(dict.fromkeys(k for r in records for k in r if k not in TAG_FIELDS))
     tagged = tagger.tag_records(records)
     # a batch run's record of the tagger that made the output, and its list of failed
     # letters, would no longer be true (removed first: a failed write then leaves no

@@ -5,6 +5,7 @@ away from the real models/."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import hashlib
 import json
@@ -942,3 +943,75 @@ def test_a_file_named_twice_is_read_once(tmp_path, runner):
     last = result.output.strip().splitlines()[-1]
     assert "5 letters" in last and "1 letter failed" in last and "duplicate" not in last
     assert len((tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_resume_keeps_a_deleted_letter_whose_name_another_letter_has(tmp_path, runner, monkeypatch):
+    seeds = sorted(SEED_FILES.values())
+    folder = tmp_path / "letters"
+    for year, seed in (("2023", seeds[0]), ("2024", seeds[1])):
+        (folder / year).mkdir(parents=True)
+        shutil.copy(seed, folder / year / "letter.txt")
+    shutil.copy(seeds[2], folder / "other.txt")
+    out = tmp_path / "tagged.jsonl"
+    tag = ["tag", str(folder), "--out", str(out), "--jobs", "1"] + RULES
+    assert runner.invoke(app, tag).exit_code == 0
+    whole = out.read_bytes()
+    deleted = folder / "2023" / "letter.txt"
+    kept = deleted.read_bytes()
+    deleted.unlink()
+    # after a finished run
+    result = runner.invoke(app, tag + ["--resume"])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == whole and "3 letters" in result.output
+    # after an interrupted one that had done both letters of that name
+    deleted.write_bytes(kept)
+    out.unlink()
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 2)
+        assert runner.invoke(app, tag).exit_code == 130
+    deleted.unlink()
+    result = runner.invoke(app, tag + ["--resume"])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == whole and "3 letters" in result.output
+
+
+def test_tag_never_writes_over_its_input(tmp_path, runner):
+    letter = tmp_path / "letter.txt"
+    shutil.copy(sorted(SEED_FILES.values())[0], letter)
+    before = letter.read_bytes()
+    result = runner.invoke(app, ["tag", str(letter), "--out", str(letter)] + RULES)
+    assert result.exit_code == 1 and "letter.txt: is one of the letters read" in result.output
+    findings = tmp_path / "findings.jsonl"
+    findings.write_text(json.dumps({"text": "Plans are weak."}) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", "--findings", str(findings), "--out", str(findings)] + RULES)
+    assert result.exit_code == 1 and "findings.jsonl: is the findings file read" in result.output
+    assert letter.read_bytes() == before and json.loads(findings.read_text(encoding="utf-8")) == {"text": "Plans are weak."}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("section", ["Help"], "'section' must be text, got list"),
+    ("subsection", {"a": 1}, "'subsection' must be text, got dict"),
+    ("context", True, "'context' must be text, got bool"),
+    ("paragraph", [1], "'paragraph' must be a number, got list"),
+])
+def test_a_findings_field_of_the_wrong_type_is_a_one_line_error(tmp_path, runner, field, value, message):
+    findings = tmp_path / "findings.jsonl"
+    rows = [{"text": "Plans are weak."}, {"text": "Plans are weak.", field: value}]
+    findings.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = runner.invoke(app, ["tag", "--findings", str(findings), "--out", str(tmp_path / "t.jsonl")] + RULES)
+    assert result.exit_code == 1 and f"findings.jsonl:2: {message}" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_findings_keep_a_judgement_typed_as_a_person_would_and_their_columns_order(tmp_path, runner):
+    findings = tmp_path / "findings.csv"
+    findings.write_text("Region,text,judgement,section,notes\n"
+                        "North West,Plans are weak.,Priority action,5,checked\n", encoding="utf-8")
+    out = tmp_path / "t.csv"
+    result = runner.invoke(app, ["tag", "--findings", str(findings), "--out", str(out)] + RULES)
+    assert result.exit_code == 0, result.output
+    with open(out, encoding="utf-8", newline="") as handle:
+        row = next(csv.DictReader(handle))
+        header = list(row)
+    assert (row["judgement"], row["judged_by"], row["section"]) == ("priority_action", "given", "5")
+    assert header[-2:] == ["Region", "notes"]

@@ -246,3 +246,88 @@ def test_an_authority_is_only_read_from_a_proper_noun(text, authority):
     from pipeline.letter import read_letter_info
 
     assert read_letter_info(text).authority == authority
+
+
+def _docx_of(body: str) -> bytes:
+    import io
+    import zipfile
+
+    document = ('<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+                'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+                f"<w:body>{body}</w:body></w:document>")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("word/document.xml", document)
+    return buffer.getvalue()
+
+
+def test_docx_text_box_is_read_once_after_its_anchor_and_a_non_breaking_hyphen_kept():
+    from pipeline.ingest import read_docx
+
+    box = "<w:txbxContent><w:p><w:r><w:t>Inside the box.</w:t></w:r></w:p></w:txbxContent>"
+    body = ("<w:p><w:r><w:t>Before the box.</w:t></w:r></w:p>"
+            "<w:p><w:r><w:t>Anchor text.</w:t></w:r><w:r><mc:AlternateContent>"
+            f"<mc:Choice Requires=\"wps\"><w:drawing>{box}</w:drawing></mc:Choice>"
+            f"<mc:Fallback><w:pict>{box}</w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p>"
+            "<w:p><w:r><w:t>Multi</w:t><w:noBreakHyphen/><w:t>agency work.</w:t></w:r></w:p>")
+    assert read_docx(_docx_of(body), "box.docx") == \
+        "Before the box.\n\nAnchor text.\n\nInside the box.\n\nMulti-agency work.\n"
+
+
+def test_hidden_folders_and_word_lock_files_are_passed_over(tmp_path):
+    from pipeline.ingest import iter_input_files
+
+    for name in ("letter.txt", ".hidden.txt", "~$letter.docx", ".ipynb_checkpoints/letter.txt", "2020/b.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert [p.relative_to(tmp_path).as_posix() for p in iter_input_files([tmp_path])] == ["2020/b.txt", "letter.txt"]
+
+
+def test_segment_names_a_file_name_that_is_not_utf8_in_one_line(tmp_path, runner):
+    import os
+
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"bad\xffname.txt"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(LETTER_LINES))
+    result = runner.invoke(app, ["segment", str(folder), "--out", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 1
+    assert "bad\\xffname.txt: file name is not valid UTF-8 (rename the file)" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "out.jsonl").exists()
+
+
+def test_segment_never_writes_over_a_letter_and_checks_texts_first(tmp_path, runner):
+    letter = tmp_path / "letter.txt"
+    letter.write_text("\n".join(LETTER_LINES) + "\n", encoding="utf-8")
+    before = letter.read_bytes()
+    out = tmp_path / "out.jsonl"
+    cases = [(["--out", str(letter)], "letter.txt: is one of the letters read"),
+             (["--out", str(out), "--texts", str(tmp_path)], "letter.txt: the extracted text would replace this letter"),
+             (["--out", str(out), "--texts", str(letter)], "letter.txt: is a file, not a folder"),
+             (["--out", str(tmp_path)], "is a folder, not a file")]
+    for options, message in cases:
+        result = runner.invoke(app, ["segment", str(letter)] + options)
+        assert result.exit_code == 1 and message in result.output, (options, result.output)
+        assert len(result.output.strip().splitlines()) == 1
+        assert letter.read_bytes() == before and not out.exists()
+
+
+def test_segment_gives_copies_of_one_letter_under_one_name_ids_of_their_own(tmp_path, runner):
+    from conftest import REPO
+
+    for folder, lines in (("a", LETTER_LINES[:-3]), ("b", LETTER_LINES), ("c", LETTER_LINES)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "letter.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["segment", str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "c"),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    letters = {r["source"]: r["letter_id"] for r in records}
+    assert len(set(letters.values())) == 3
+    assert len({r["id"] for r in records}) == len(records)
+    # and the findings file tags as it is
+    result = runner.invoke(app, ["tag", "--findings", str(out), "--out", str(tmp_path / "t.jsonl"), "--method",
+                                 "rules", "--quiet", "--themes", str(REPO / "labels" / "themes.yaml"),
+                                 "--patterns", str(REPO / "labels" / "patterns.jsonl")])
+    assert result.exit_code == 0, result.output
