@@ -415,6 +415,10 @@ def rules_report_command(
 
 
 def main() -> None:
+    from .blas import pin_openblas_kernels
+
+    # before any command imports numpy: the same models on every machine (see blas.py)
+    pin_openblas_kernels()
     try:
         app()
     except KeyboardInterrupt:  # raised outside a command (e.g. while importing)
