@@ -91,9 +91,13 @@ def read_meta(artifact: str | Path) -> dict:
     except FileNotFoundError:
         raise ModelError("model has no metadata file; refusing to load it", path=str(artifact),
                          fix=f"{path.name} must sit beside it; retrain with 'safeguarding-themes train'") from None
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise ModelError("model metadata is not valid JSON; refusing to load the model",
                          path=str(path), fix="retrain with 'safeguarding-themes train'") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read the model's metadata ({exc.strerror or exc})", path=str(path),
+                         fix=f"{path.name} must be the file 'train' wrote beside the model; retrain "
+                             "with 'safeguarding-themes train'") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("versions", {}), dict):
         raise ModelError("model metadata is not what 'train' writes; refusing to load the model",
                          path=str(path), fix="retrain with 'safeguarding-themes train'")

@@ -69,7 +69,7 @@ def format_for(output_format: "OutputFormat | None", out: Path) -> str:
 @app.command("segment")
 @expected_errors
 def segment_command(
-    paths: List[Path] = typer.Argument(..., help="Letters (PDF, TXT, DOCX, HTML) or folders, "
+    paths: List[Path] = typer.Argument(..., metavar="LETTERS", help="Letters (PDF, TXT, DOCX, HTML) or folders, "
                                                  "searched recursively."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the findings."),
     output_format: Optional[OutputFormat] = typer.Option(None, "--format", "-f",
@@ -141,7 +141,7 @@ def train_command(
 @app.command("tag")
 @expected_errors
 def tag_command(
-    paths: List[Path] = typer.Argument(None, help="Letters or folders (searched recursively) to "
+    paths: List[Path] = typer.Argument(None, metavar="LETTERS", help="Letters or folders (searched recursively) to "
                                        "segment and tag."),
     findings: Optional[Path] = typer.Option(None, "--findings", help="Tag findings that are already "
                                             "split: JSONL or CSV with a 'text' column (and "
@@ -258,7 +258,7 @@ def evaluate_command(
 @app.command("suggest")
 @expected_errors
 def suggest_command(
-    paths: List[Path] = typer.Argument(None, help="Letters or folders to draw findings from."),
+    paths: List[Path] = typer.Argument(None, metavar="LETTERS", help="Letters or folders to draw findings from."),
     findings: Optional[Path] = typer.Option(None, "--findings", help="Or: findings from 'segment' "
                                             "(JSONL/CSV)."),
     out: Path = typer.Option(Path("to-label.csv"), "--out", "-o", help="CSV for a spreadsheet."),
@@ -293,7 +293,7 @@ app.add_typer(labels_app, name="labels")
 @labels_app.command("import")
 @expected_errors
 def labels_import_command(
-    table: Path = typer.Argument(..., help="The CSV (or JSONL) from 'suggest', with 'themes' filled in."),
+    table: Path = typer.Argument(..., metavar="TABLE", help="The CSV (or JSONL) from 'suggest', with 'themes' filled in."),
     labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", help="Gold labels to add to."),
     themes: Path = THEMES_OPTION,
     replace: bool = typer.Option(False, "--replace", help="Relabel findings already in the gold labels."),
@@ -344,7 +344,7 @@ def labels_audit_command(
 @app.command("summarise")
 @expected_errors
 def summarise_command(
-    tagged: Path = typer.Argument(..., help="Tagged findings (the output of 'tag', JSONL or CSV)."),
+    tagged: Path = typer.Argument(..., metavar="TAGGED", help="Tagged findings (the output of 'tag', JSONL or CSV)."),
     out: Path = typer.Option(Path("summary"), "--out", "-o", help="Folder for the summaries."),
     authority: List[str] = typer.Option([], "--authority", "-a", help="Only this local authority "
                                         "(as in the 'authority' column; repeat for several)."),
@@ -355,7 +355,7 @@ def summarise_command(
                                    "focused_visit, inspection_report (repeat for several)."),
     judgement: List[str] = typer.Option([], "--judgement", "-J", help="Only findings with this "
                                         "judgement, e.g. development (repeat for several)."),
-    typical: Optional[int] = typer.Option(None, "--typical", min=1, help="Typical findings shown per "
+    typical: Optional[int] = typer.Option(None, "--typical", min=1, max=100, help="Typical findings shown per "
                                           "theme (default: params.yaml, summarise.typical_findings)."),
     themes: Path = THEMES_OPTION,
     params: Optional[Path] = PARAMS_OPTION,

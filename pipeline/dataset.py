@@ -101,6 +101,20 @@ def load_dataset(path: str | Path, taxonomy: Taxonomy, rules: RuleTagger,
         raise LabelsError(f"too few examples of theme(s) {', '.join(missing)} "
                           f"(need {min_examples} each)", path=str(path),
                           fix=f"label more findings with them, or remove them from {taxonomy.path}")
+    # calibration and thresholds are learnt on letters held out in turn: with every example
+    # in one letter, the model never sees one where it is scored, and learns to never tag it
+    if len({f.letter_id for f in findings}) < 2:
+        raise LabelsError("all the labelled findings come from one letter", path=str(path),
+                          fix="label findings of at least 2 letters: the model is calibrated, and "
+                              "evaluated, on letters held out")
+    letters = {t: {f.letter_id for f in findings if t in f.themes} for t in taxonomy.ids}
+    one_letter = [t for t in taxonomy.ids if len(letters[t]) < 2]
+    if one_letter:
+        examples = ", ".join(f"{t} (all in {next(iter(letters[t]))})" for t in one_letter)
+        raise LabelsError(f"the examples of theme(s) {examples} come from one letter; a model "
+                          "trained on them would never tag the theme", path=str(path),
+                          fix=f"label findings of another letter with them, or remove them from "
+                              f"{taxonomy.path}")
     # a theme every finding has cannot be told apart: calibration would give it 1.0
     everywhere = [t for t, n in counts.items() if len(findings) - n < min_examples]
     if everywhere:

@@ -17,13 +17,15 @@ from typing import Sequence
 import numpy as np
 
 from .errors import LabelsError
-from .judgement import JUDGEMENTS
+from .judgement import JUDGEMENTS, judgement_id
 from .labelset import iter_rows, load_labelled, no_themes, not_labelled_yet, theme_list
-from .outputs import atomic_text, counted, write_csv
+from .outputs import atomic_path, counted, write_csv
 from .themes import Taxonomy
 
-SUGGEST_FIELDS = ["id", "letter_id", "source", "section", "text", "context", "suggested_themes",
-                  "themes", "judgement", "uncertainty"]
+# 'heading_judgement': the judgement the finding's heading gives (empty if none); an import
+# keeps such a judgement as the heading's, out of the wording-judgement model's examples
+SUGGEST_FIELDS = ["id", "letter_id", "source", "section", "subsection", "text", "context",
+                  "suggested_themes", "themes", "judgement", "heading_judgement", "uncertainty"]
 
 
 def uncertainty(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -58,15 +60,45 @@ def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top
     for i in order:
         r = candidates[i]
         suggested = [ids[j] for j in range(len(ids)) if proba[i, j] >= thresholds[j]]
+        heading = r.get("judgement") if r.get("judged_by") == "heading" else None
         rows.append({"id": r["id"], "letter_id": r.get("letter_id"), "source": r.get("source"),
-                     "section": r.get("section"), "text": r["text"],
+                     "section": r.get("section"), "subsection": r.get("subsection"), "text": r["text"],
                      "context": inputs[i]["context"] if inputs[i]["context"] != r["text"] else "",
                      "suggested_themes": ";".join(suggested), "themes": "", "judgement": "",
-                     "uncertainty": round(float(score[i]), 4)})
+                     "heading_judgement": heading or "", "uncertainty": round(float(score[i]), 4)})
     write_csv(out, rows, SUGGEST_FIELDS)
     return (f"suggest: {len(rows)} of {len(candidates)} unlabelled findings, most uncertain first "
             f"-> {out} (fill in 'themes' as ';'-separated ids and 'judgement', then "
             f"'safeguarding-themes labels import {out}')")
+
+
+def _text_field(row: dict, key: str, table: Path, line: int) -> str:
+    """A text column of a row, trimmed ('' if absent); a number or list is an error (JSONL)."""
+    value = row.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise LabelsError(f"'{key}' must be text, got {value!r}", path=str(table), line=line,
+                          fix=f'write it in quotes, e.g. "{key}": "..."')
+    return value.strip()
+
+
+def _judgement(row: dict, key: str, table: Path, line: int) -> str | None:
+    """A row's judgement as its id ('Priority action' -> priority_action), or None if empty."""
+    value = row.get(key)
+    if value is not None and not isinstance(value, str):
+        raise LabelsError(f"'{key}' must be text, got {value!r}", path=str(table), line=line,
+                          fix=f"use one of {', '.join(JUDGEMENTS)} or leave it empty")
+    judgement = judgement_id(value or "") or None
+    if judgement is not None and judgement not in JUDGEMENTS:
+        raise LabelsError(f"unknown {key.replace('_', ' ')} {value.strip()!r}", path=str(table),
+                          line=line, fix=f"use one of {', '.join(JUDGEMENTS)} or leave it empty")
+    return judgement
+
+
+def _clipped(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _same_text(text: str) -> str:
@@ -83,9 +115,17 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
     the row gives one) change, and everything else the label holds (its set, section,
     source, context) is kept.
     """
-    gold_lines = gold_path.read_text(encoding="utf-8").splitlines() if gold_path.exists() else []
+    gold_lines: list[str] = []
+    if gold_path.exists():
+        if gold_path.suffix.lower() != ".jsonl":
+            raise LabelsError("the gold labels must be a JSONL file", path=str(gold_path),
+                              fix="give --labels the .jsonl file that train reads (labels/gold.jsonl)")
+        # checked as train reads it: a bad line is named before anything is added to it
+        load_labelled(gold_path, taxonomy)
+        gold_lines = gold_path.read_text(encoding="utf-8-sig").splitlines()
     gold = {n: json.loads(line) for n, line in enumerate(gold_lines) if line.strip()}
-    existing = {record["id"]: n for n, record in gold.items()}
+    existing = {str(record.get("id") or "").strip(): n for n, record in gold.items()}
+    existing.pop("", None)
     by_text = {_same_text(record.get("text", "")): record for record in gold.values()}
     seen: dict[str, int] = {}
     new: list[dict] = []
@@ -98,7 +138,7 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
         if not_labelled_yet(row):
             skipped += 1  # left for later
             continue
-        text = (row.get("text") or "").strip()
+        text = _text_field(row, "text", table, line)
         if not text:
             raise LabelsError("empty text", path=str(table), line=line, fix="keep the text column")
         rid = str(row.get("id") or "").strip()
@@ -109,26 +149,39 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
             raise LabelsError(f"duplicate id {rid!r} (first on line {seen[rid]})", path=str(table),
                               line=line, fix="label each finding once")
         seen[rid] = line
-        if rid in existing and not replace:
-            raise LabelsError(f"id {rid!r} is already in {gold_path}", path=str(table), line=line,
-                              fix="use --replace to relabel it, or remove the row")
+        if rid in existing:
+            labelled_text = str(gold[existing[rid]].get("text") or "")
+            if _same_text(labelled_text) != _same_text(text):
+                # the id names a finding labelled already, but the row's text is another's:
+                # a new letter saved under a labelled letter's file name, or a sorted sheet
+                raise LabelsError(f"id {rid!r} is labelled already in {gold_path} with another text "
+                                  f"({_clipped(labelled_text)!r})", path=str(table), line=line,
+                                  fix="a label's text is not changed by an import: for a new letter "
+                                      "saved under a labelled letter's file name, rename the file and "
+                                      "run 'suggest' again; otherwise give the row its own text back")
+            if not replace:
+                raise LabelsError(f"id {rid!r} is already in {gold_path}", path=str(table), line=line,
+                                  fix="use --replace to relabel it, or remove the row")
         themes = theme_list(row.get("themes"), table, line, taxonomy)   # none: a judgement alone
-        judgement = str(row.get("judgement") or "").strip() or None
-        if judgement is not None and judgement not in JUDGEMENTS:
-            raise LabelsError(f"unknown judgement {judgement!r}", path=str(table), line=line,
-                              fix=f"use one of {', '.join(JUDGEMENTS)} or leave it empty")
-        record = {"id": rid, "letter_id": row.get("letter_id") or rid.split("#")[0],
-                  "source": row.get("source") or None, "section": row.get("section") or None,
+        judgement = _judgement(row, "judgement", table, line)
+        heading = _judgement(row, "heading_judgement", table, line)
+        judged_by = "annotator"
+        if heading is not None and judgement in (None, heading):
+            judgement, judged_by = heading, "heading"
+        record = {"id": rid, "letter_id": _text_field(row, "letter_id", table, line) or rid.split("#")[0],
+                  "source": _text_field(row, "source", table, line) or None,
+                  "section": _text_field(row, "section", table, line) or None,
+                  "subsection": _text_field(row, "subsection", table, line) or None,
                   "text": text, "themes": themes, "judgement": judgement,
-                  "judged_by": "annotator", "set": "imported", "labelled_by": f"import:{table.name}"}
-        context = (row.get("context") or "").strip()
+                  "judged_by": judged_by, "set": "imported", "labelled_by": f"import:{table.name}"}
+        context = _text_field(row, "context", table, line)
         if context and context != text:
             record["context"] = context
         if rid in existing:
             old = gold[existing[rid]]
-            record = {**old, "text": text, "themes": themes, "labelled_by": record["labelled_by"]}
-            if judgement is not None:
-                record.update(judgement=judgement, judged_by="annotator")
+            record = {**old, "themes": themes, "labelled_by": record["labelled_by"]}
+            if judgement is not None and judgement != old.get("judgement"):
+                record.update(judgement=judgement, judged_by=judged_by)
             relabelled[existing[rid]] = record
             continue
         twin = by_text.get(_same_text(text))
@@ -138,16 +191,22 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
     if not new and not relabelled:
         raise LabelsError("no labelled rows to import", path=str(table),
                           fix="fill in the 'themes' column (';'-separated theme ids)")
-    with atomic_text(gold_path) as handle:
-        for n, line in enumerate(gold_lines):
-            if not line.strip():
-                continue
-            if n in relabelled:   # in its place: a diff of the gold file shows the change
-                line = json.dumps(relabelled[n], ensure_ascii=False, sort_keys=True)
-            handle.write(line + "\n")
-        for record in new:
-            handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-    load_labelled(gold_path, taxonomy)  # the result must read back cleanly
+    lines = []
+    for n, line in enumerate(gold_lines):
+        if not line.strip():
+            continue
+        if n in relabelled:   # in its place: a diff of the gold file shows the change
+            line = json.dumps(relabelled[n], ensure_ascii=False, sort_keys=True)
+        lines.append(line + "\n")
+    lines.extend(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n" for record in new)
+    with atomic_path(gold_path) as tmp:
+        tmp.write_text("".join(lines), encoding="utf-8")
+        try:   # the result must read back as train reads it, or the gold file is left as it was
+            load_labelled(tmp, taxonomy)
+        except LabelsError as exc:
+            raise LabelsError(f"the import would leave the gold labels unreadable ({exc}); nothing "
+                              "was written", path=str(table),
+                              fix="correct the rows named and import again") from None
     warning = ""
     if twins:
         rid, line, twin, _ = twins[0]

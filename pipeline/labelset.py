@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import LabelsError
-from .judgement import JUDGEMENTS
+from .judgement import JUDGEMENTS, judgement_id
 from .themes import Taxonomy
 
 
@@ -167,6 +167,9 @@ def not_labelled_yet(row: dict) -> bool:
             and (judgement is None or (isinstance(judgement, str) and not judgement.strip())))
 
 
+TEXT_FIELDS = ("letter_id", "source", "section", "subsection", "context", "previous")
+
+
 def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool = False,
                   need_every_theme: bool = False) -> Labelled:
     """Labelled findings of ``path``, every line checked; rows not labelled yet are
@@ -198,10 +201,19 @@ def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool 
             records.unlabelled += 1
             continue
         themes = theme_list(row.get("themes"), path, line, taxonomy)
-        judgement = row.get("judgement") or None
+        judgement = row.get("judgement")
+        if judgement is not None and not isinstance(judgement, str):
+            raise LabelsError(f"'judgement' must be text, got {judgement!r}", path=str(path),
+                              line=line, fix=f"use one of {', '.join(JUDGEMENTS)}")
+        # as written in a spreadsheet ('Strength ', 'Priority action'), as tag --findings reads it
+        judgement = judgement_id(judgement or "") or None
         if judgement is not None and judgement not in JUDGEMENTS:
-            raise LabelsError(f"unknown judgement {judgement!r}", path=str(path), line=line,
-                              fix=f"use one of {', '.join(JUDGEMENTS)}")
+            raise LabelsError(f"unknown judgement {row['judgement'].strip()!r}", path=str(path),
+                              line=line, fix=f"use one of {', '.join(JUDGEMENTS)}")
+        for key in TEXT_FIELDS:   # read as text by train (a section's words, the sentence before)
+            if row.get(key) is not None and not isinstance(row[key], str):
+                raise LabelsError(f"'{key}' must be text, got {row[key]!r}", path=str(path),
+                                  line=line, fix=f'write it in quotes, e.g. "{key}": "..." (or leave it out)')
         if need_judgement and judgement is None:
             raise LabelsError("no judgement", path=str(path), line=line,
                               fix=f"add one of {', '.join(JUDGEMENTS)}")

@@ -261,13 +261,18 @@ def check_models(models_dir: Path, taxonomy: Taxonomy, patterns: str | Path, ver
     a theme model of this taxonomy trained with these patterns (their matches are its
     features), and a judgement model (where there is one) trained on the same labels;
     with ``verify``, each file's hash and library versions too."""
-    from .artifacts import read_meta, sha256_file, verify_artifact
+    from .artifacts import meta_path, read_meta, sha256_file, verify_artifact
     from .errors import ModelError
     from .train import JUDGEMENT_ARTIFACT, THEMES_ARTIFACT
 
     themes_path, judgement_path = models_dir / THEMES_ARTIFACT, models_dir / JUDGEMENT_ARTIFACT
     kinds = {themes_path: "themes", judgement_path: "judgement"}
     metas = {themes_path: read_meta(themes_path)}
+    if not judgement_path.exists() and meta_path(judgement_path).exists():
+        # train wrote one: tagging on with the wording heuristic would change judgements silently
+        raise ModelError("judgement model missing (its metadata is there)", path=str(judgement_path),
+                         fix="retrain with 'safeguarding-themes train' into this folder, or copy the "
+                             "whole models folder again")
     if judgement_path.exists():
         metas[judgement_path] = read_meta(judgement_path)
     for path, meta in metas.items():

@@ -705,3 +705,165 @@ def test_a_folder_for_a_file_is_a_one_line_error(project, runner, option):
     assert result.exit_code == 1
     assert f"{project}: is a folder, not a file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def write_table(path: Path, rows: list[dict]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def import_labels(runner, project: Path, table: Path, *options: str):
+    return runner.invoke(app, ["labels", "import", str(table), "--labels", str(project / "gold.jsonl"),
+                               "--themes", str(project / "themes.yaml"), *options])
+
+
+def test_import_never_gives_a_labelled_finding_another_text(project, runner):
+    """An id of the gold file with another finding's text (a new letter saved under a
+    labelled letter's file name, a sheet sorted on one column) is refused, --replace or not."""
+    before = (project / "gold.jsonl").read_bytes()
+    table = write_table(project / "t.csv", [
+        {"id": "letter0#0003", "text": "Completely different text typed by mistake.",
+         "themes": "workforce", "judgement": ""}])
+    for options in ((), ("--replace",)):
+        result = import_labels(runner, project, table, *options)
+        assert result.exit_code == 1 and f"{table}:2: id 'letter0#0003' is labelled already" in result.stderr
+        assert "with another text" in result.stderr and "--replace" not in result.stderr
+        assert (project / "gold.jsonl").read_bytes() == before
+    # the same text, spaced otherwise, relabels it and keeps the text as labelled
+    original = next(r for r in labelled_rows() if r["id"] == "letter0#0003")
+    write_table(table, [{"id": "letter0#0003", "text": "  " + original["text"].replace(" ", "  "),
+                         "themes": "workforce", "judgement": ""}])
+    result = import_labels(runner, project, table, "--replace")
+    assert result.exit_code == 0, result.output
+    fixed = next(json.loads(line) for line in (project / "gold.jsonl").read_text().splitlines()
+                 if json.loads(line)["id"] == "letter0#0003")
+    assert fixed["text"] == original["text"] and fixed["themes"] == ["workforce"]
+
+
+def test_a_failed_import_leaves_the_gold_file_as_it_was(project, runner):
+    table = write_table(project / "t.csv", [{"id": "new#0001", "text": "Plans drift.",
+                                             "themes": "timeliness", "judgement": "development"}])
+    # the gold file uses a theme the taxonomy given does not have
+    (project / "two.yaml").write_text(THEMES.split("  - id: childs_voice")[0], encoding="utf-8")
+    before = (project / "gold.jsonl").read_bytes()
+    result = runner.invoke(app, ["labels", "import", str(table), "--labels", str(project / "gold.jsonl"),
+                                 "--themes", str(project / "two.yaml")])
+    assert result.exit_code == 1 and "unknown theme id 'childs_voice'" in result.stderr
+    assert f"{project / 'gold.jsonl'}:" in result.stderr
+    assert (project / "gold.jsonl").read_bytes() == before
+    # a hand-edited gold line that train would refuse
+    rows = labelled_rows()
+    rows[5]["judgement"] = "sometimes"
+    write_labels(project / "gold.jsonl", rows)
+    before = (project / "gold.jsonl").read_bytes()
+    result = import_labels(runner, project, table)
+    assert result.exit_code == 1 and f"{project / 'gold.jsonl'}:6: unknown judgement 'sometimes'" in result.stderr
+    assert (project / "gold.jsonl").read_bytes() == before
+    # a CSV given as the gold labels is refused, not filled with JSON lines
+    (project / "gold.csv").write_text("id,text,themes\nx#1,Plans drift.,timeliness\n", encoding="utf-8")
+    result = runner.invoke(app, ["labels", "import", str(table), "--labels", str(project / "gold.csv"),
+                                 "--themes", str(project / "themes.yaml")])
+    assert result.exit_code == 1 and "must be a JSONL file" in result.stderr
+    assert (project / "gold.csv").read_text() == "id,text,themes\nx#1,Plans drift.,timeliness\n"
+
+
+@pytest.mark.parametrize("row,message", [
+    ({"text": 5}, "'text' must be text, got 5"),
+    ({"context": 3}, "'context' must be text, got 3"),
+    ({"section": {"a": 1}}, "'section' must be text, got {'a': 1}"),
+    ({"judgement": 0}, "'judgement' must be text, got 0"),
+    ({"judgement": "sometimes"}, "unknown judgement 'sometimes'"),
+])
+def test_odd_values_of_an_imported_row_are_one_line_errors(project, runner, row, message):
+    path = project / "rows.jsonl"
+    base = {"id": "new#0001", "letter_id": "new", "text": "Plans drift.", "themes": ["timeliness"]}
+    path.write_text(json.dumps({**base, **row}) + "\n", encoding="utf-8")
+    before = (project / "gold.jsonl").read_bytes()
+    result = import_labels(runner, project, path)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"{path}:1:" in result.stderr and message in result.stderr, result.stderr
+    assert (project / "gold.jsonl").read_bytes() == before
+
+
+def test_import_reads_a_gold_file_as_train_does_and_keeps_what_suggest_gives(project, runner):
+    """A gold file saved with a byte-order mark, or with a line without an id, is read as
+    train reads it; a row keeps its subsection, and a judgement its heading gives stays the
+    heading's (kept out of the wording-judgement model's examples)."""
+    rows = labelled_rows()
+    del rows[0]["id"]
+    (project / "gold.jsonl").write_text("\ufeff" + "".join(json.dumps(r) + "\n" for r in rows),
+                                        encoding="utf-8")
+    table = write_table(project / "t.csv", [
+        {"id": "new#0001", "section": "Help and protection", "subsection": "Progress", "text": "Plans drift.",
+         "themes": "timeliness", "judgement": "", "heading_judgement": "Strength"},
+        {"id": "new#0002", "section": "", "subsection": "", "text": "Staff are supported.",
+         "themes": "workforce", "judgement": "Priority action ", "heading_judgement": "strength"},
+        {"id": "new#0003", "section": "", "subsection": "", "text": "Children are seen.",
+         "themes": "childs_voice", "judgement": "Strength ", "heading_judgement": ""}])
+    result = import_labels(runner, project, table)
+    assert result.exit_code == 0, result.output
+    added = [json.loads(line) for line in (project / "gold.jsonl").read_text(encoding="utf-8-sig").splitlines()][-3:]
+    assert [(r["subsection"], r["judgement"], r["judged_by"]) for r in added] == [
+        ("Progress", "strength", "heading"), (None, "priority_action", "annotator"),
+        (None, "strength", "annotator")]
+    train(runner, project)   # and train reads the result
+
+
+def test_suggest_gives_each_findings_subsection_and_the_judgement_its_heading_gives(project, runner):
+    train(runner, project)
+    new = project / "new.jsonl"
+    new.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"id": "new#0", "letter_id": "new", "text": "Children are seen alone and caseloads are high.",
+         "section": "Areas for improvement", "subsection": "Supervision", "judgement": "development",
+         "judged_by": "heading"},
+        {"id": "new#1", "letter_id": "new", "text": "There is delay and drift in some plans.",
+         "judgement": "development", "judged_by": "wording"}]), encoding="utf-8")
+    table = project / "to-label.csv"
+    result = runner.invoke(app, ["suggest", "--findings", str(new), "--top", "2", "--out", str(table),
+                                 "--labels", str(project / "gold.jsonl"), "--models",
+                                 str(project / "models")] + common(project))
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in csv.DictReader(open(table, encoding="utf-8"))}
+    assert (rows["new#0"]["subsection"], rows["new#0"]["heading_judgement"]) == ("Supervision", "development")
+    assert (rows["new#1"]["subsection"], rows["new#1"]["heading_judgement"]) == ("", "")
+
+
+def test_training_refuses_a_theme_whose_examples_are_all_in_one_letter(project, runner):
+    rows = [r for r in labelled_rows() if "workforce" not in r["themes"] or r["letter_id"] == "letter3"]
+    assert sum("workforce" in r["themes"] for r in rows) >= 2
+    path = write_labels(project / "one.jsonl", rows)
+    result = runner.invoke(app, ["train", "--labels", str(path), "--out-dir", str(project / "m"),
+                                 "--params", str(project / "params.yaml")] + common(project))
+    assert result.exit_code == 1, result.output
+    assert "theme(s) workforce (all in letter3) come from one letter" in result.stderr
+    assert not (project / "m").exists() or not any((project / "m").iterdir())
+
+
+def test_train_reads_judgements_as_written_and_refuses_a_section_that_is_a_number(project, runner):
+    rows = labelled_rows()
+    rows[0]["judgement"] = "Strength "
+    train(runner, project, write_labels(project / "spaced.jsonl", rows))
+    rows[1]["section"] = 2024
+    path = write_labels(project / "number.jsonl", rows)
+    result = runner.invoke(app, ["train", "--labels", str(path), "--out-dir", str(project / "m"),
+                                 "--params", str(project / "params.yaml")] + common(project))
+    assert result.exit_code == 1 and f"{path}:2: 'section' must be text, got 2024" in result.stderr
+
+
+def test_tag_refuses_models_whose_judgement_model_is_missing_or_whose_metadata_is_unreadable(project, runner):
+    train(runner, project)
+    letter = project / "letter.txt"
+    letter.write_text("Areas for improvement\n\nToo often, plans drift and children wait.\n", encoding="utf-8")
+    (project / "models" / "judgement.joblib").unlink()
+    result = runner.invoke(app, ["tag", str(letter), "--out", str(project / "o.jsonl"),
+                                 "--models", str(project / "models")] + common(project))
+    assert result.exit_code == 1 and "judgement model missing (its metadata is there)" in result.stderr
+    assert not (project / "o.jsonl").exists()
+    train(runner, project)
+    meta_path(project / "models" / "themes.joblib").write_bytes(b"\xff\xfe")
+    result = runner.invoke(app, ["tag", str(letter), "--out", str(project / "o.jsonl"),
+                                 "--models", str(project / "models")] + common(project))
+    assert result.exit_code == 1 and "model metadata is not valid JSON" in result.stderr

@@ -440,6 +440,17 @@ def test_every_command_has_a_help_example_that_can_be_copied(runner):
     assert seen >= 12
 
 
+def test_usage_lines_name_the_arguments_in_capitals(runner):
+    """typer shows an argument by its parameter's name ('{tagged}', '<list[Path]>') unless
+    it has a metavar; a usage line reads as the README's examples do."""
+    import re
+
+    for path in (["segment"], ["tag"], ["suggest"], ["labels", "import"], ["summarise"]):
+        usage = runner.invoke(app, [*path, "--help"], terminal_width=80).output.splitlines()[0]
+        arguments = usage.split("[OPTIONS]", 1)[1].strip()
+        assert arguments and re.fullmatch(r"[\[{]?[A-Z]+[\]}]?(\.\.\.)?", arguments), usage
+
+
 def test_spreadsheet_headers_are_read_whatever_their_case_and_a_semicolon_file_is_named(tmp_path):
     from pipeline.labelset import iter_rows
 

@@ -665,3 +665,16 @@ def test_the_markdown_report_shows_a_filter_value_as_written():
     rows[0]["authority"] = "<i>Blackpool</i>"
     summary = summarise(rows, load_taxonomy(REPO / "labels" / "themes.yaml"), Filters(["<i>Blackpool</i>"]))
     assert "Filters: authority &lt;i&gt;Blackpool&lt;/i&gt;." in render_markdown(summary, "t.jsonl")
+
+
+def test_typical_is_limited_as_in_params_yaml(tmp_path, runner):
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
+    for value, code in (("101", 2), ("0", 2), ("100", 0)):
+        out = tmp_path / f"out{value}"
+        result = runner.invoke(app, ["summarise", str(tagged), "--out", str(out), "--typical", value,
+                                     "--params", str(REPO / "params.yaml")] + THEMES)
+        assert result.exit_code == code, result.output
+        assert out.exists() == (code == 0)
+        if value == "101":
+            assert "less than or equal to 100" in result.output, result.output
