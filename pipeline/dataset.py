@@ -103,6 +103,7 @@ def load_dataset(path: str | Path, taxonomy: Taxonomy, rules: RuleTagger,
                           fix=f"label more findings with them, or remove them from {taxonomy.path}")
     # calibration and thresholds are learnt on letters held out in turn: with every example
     # in one letter, the model never sees one where it is scored, and learns to never tag it
+    # (train, evaluate and labels audit all read labels here, so this is their one check)
     if len({f.letter_id for f in findings}) < 2:
         raise LabelsError("all the labelled findings come from one letter", path=str(path),
                           fix="label findings of at least 2 letters: the model is calibrated, and "

@@ -112,7 +112,6 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     started = time.perf_counter()
     rules = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
     data = load_dataset(labels, taxonomy, rules)
-    need_two_letters(data, labels)
     held_out_rows = held_out_findings(data, held_out_set, labels)
     rule_results = rules.tag([f.text for f in data.findings])
     groups = letter_groups(data)
@@ -181,12 +180,6 @@ def held_out_findings(data: Dataset, name: str | None, labels: Path) -> list[int
         raise LabelsError(f"no finding is in the set {name!r} (evaluate.held_out_set)", path=str(labels),
                           fix=f"the labels' sets are {', '.join(sets)}")
     return [i for i, f in enumerate(data.findings) if f.extra.get("set") == name]
-
-
-def need_two_letters(data: Dataset, labels: Path) -> None:
-    if len(set(data.groups)) < 2:
-        raise LabelsError("all the labelled findings come from one letter", path=str(labels),
-                          fix="cross-validation grouped by letter needs findings of at least 2 letters")
 
 
 def _held_out_scores(data: Dataset, gold, predictions: dict, taxonomy: Taxonomy, name: str,

@@ -17,8 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from .errors import LabelsError
-from .judgement import JUDGEMENTS, judgement_id
-from .labelset import iter_rows, load_labelled, no_themes, not_labelled_yet, theme_list
+from .labelset import (iter_rows, judgement_value, load_labelled, no_themes, not_labelled_yet,
+                       text_value, theme_list)
 from .outputs import atomic_path, counted, write_csv
 from .themes import Taxonomy
 
@@ -72,30 +72,6 @@ def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top
             f"'safeguarding-themes labels import {out}')")
 
 
-def _text_field(row: dict, key: str, table: Path, line: int) -> str:
-    """A text column of a row, trimmed ('' if absent); a number or list is an error (JSONL)."""
-    value = row.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise LabelsError(f"'{key}' must be text, got {value!r}", path=str(table), line=line,
-                          fix=f'write it in quotes, e.g. "{key}": "..."')
-    return value.strip()
-
-
-def _judgement(row: dict, key: str, table: Path, line: int) -> str | None:
-    """A row's judgement as its id ('Priority action' -> priority_action), or None if empty."""
-    value = row.get(key)
-    if value is not None and not isinstance(value, str):
-        raise LabelsError(f"'{key}' must be text, got {value!r}", path=str(table), line=line,
-                          fix=f"use one of {', '.join(JUDGEMENTS)} or leave it empty")
-    judgement = judgement_id(value or "") or None
-    if judgement is not None and judgement not in JUDGEMENTS:
-        raise LabelsError(f"unknown {key.replace('_', ' ')} {value.strip()!r}", path=str(table),
-                          line=line, fix=f"use one of {', '.join(JUDGEMENTS)} or leave it empty")
-    return judgement
-
-
 def _clipped(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 1] + "…"
@@ -138,7 +114,7 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
         if not_labelled_yet(row):
             skipped += 1  # left for later
             continue
-        text = _text_field(row, "text", table, line)
+        text = text_value(row, "text", table, line)
         if not text:
             raise LabelsError("empty text", path=str(table), line=line, fix="keep the text column")
         rid = str(row.get("id") or "").strip()
@@ -163,18 +139,18 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
                 raise LabelsError(f"id {rid!r} is already in {gold_path}", path=str(table), line=line,
                                   fix="use --replace to relabel it, or remove the row")
         themes = theme_list(row.get("themes"), table, line, taxonomy)   # none: a judgement alone
-        judgement = _judgement(row, "judgement", table, line)
-        heading = _judgement(row, "heading_judgement", table, line)
+        judgement = judgement_value(row, "judgement", table, line)
+        heading = judgement_value(row, "heading_judgement", table, line)
         judged_by = "annotator"
         if heading is not None and judgement in (None, heading):
             judgement, judged_by = heading, "heading"
-        record = {"id": rid, "letter_id": _text_field(row, "letter_id", table, line) or rid.split("#")[0],
-                  "source": _text_field(row, "source", table, line) or None,
-                  "section": _text_field(row, "section", table, line) or None,
-                  "subsection": _text_field(row, "subsection", table, line) or None,
+        record = {"id": rid, "letter_id": text_value(row, "letter_id", table, line) or rid.split("#")[0],
+                  "source": text_value(row, "source", table, line) or None,
+                  "section": text_value(row, "section", table, line) or None,
+                  "subsection": text_value(row, "subsection", table, line) or None,
                   "text": text, "themes": themes, "judgement": judgement,
                   "judged_by": judged_by, "set": "imported", "labelled_by": f"import:{table.name}"}
-        context = _text_field(row, "context", table, line)
+        context = text_value(row, "context", table, line)
         if context and context != text:
             record["context"] = context
         if rid in existing:
@@ -244,13 +220,12 @@ def audit_rows(findings, Y: np.ndarray, proba: np.ndarray, themes: Sequence[str]
 def run_audit(labels: Path, out: Path, params: dict, folds: int, taxonomy: Taxonomy,
               patterns: Path, top: int | None = None) -> str:
     from .dataset import load_dataset
-    from .evaluate import need_two_letters, out_of_fold
+    from .evaluate import out_of_fold
     from .rules import RuleTagger, load_patterns
     from .train import theme_params
 
     rules = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
     data = load_dataset(labels, taxonomy, rules)
-    need_two_letters(data, labels)
     oof = out_of_fold(data, taxonomy, theme_params(params), folds,
                       rules.tag([f.text for f in data.findings]))
     rows = audit_rows(data.findings, data.Y, oof["combined_proba"], list(taxonomy.ids))

@@ -170,6 +170,31 @@ def not_labelled_yet(row: dict) -> bool:
 TEXT_FIELDS = ("letter_id", "source", "section", "subsection", "context", "previous")
 
 
+def text_value(row: dict, key: str, path: str | Path, line: int) -> str:
+    """A text field of a row, trimmed ('' if absent); a number or list is an error (JSONL)."""
+    value = row.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise LabelsError(f"'{key}' must be text, got {value!r}", path=str(path), line=line,
+                          fix=f'write it in quotes, e.g. "{key}": "..." (or leave it out)')
+    return value.strip()
+
+
+def judgement_value(row: dict, key: str, path: str | Path, line: int) -> str | None:
+    """A row's judgement as its id, or None if empty: as written in a spreadsheet
+    ('Strength ', 'Priority action'), as tag --findings reads it."""
+    value = row.get(key)
+    if value is not None and not isinstance(value, str):
+        raise LabelsError(f"'{key}' must be text, got {value!r}", path=str(path), line=line,
+                          fix=f"use one of {', '.join(JUDGEMENTS)}, or leave it empty")
+    judgement = judgement_id(value or "") or None
+    if judgement is not None and judgement not in JUDGEMENTS:
+        raise LabelsError(f"unknown {key.replace('_', ' ')} {value.strip()!r}", path=str(path),
+                          line=line, fix=f"use one of {', '.join(JUDGEMENTS)}, or leave it empty")
+    return judgement
+
+
 def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool = False,
                   need_every_theme: bool = False) -> Labelled:
     """Labelled findings of ``path``, every line checked; rows not labelled yet are
@@ -201,19 +226,9 @@ def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool 
             records.unlabelled += 1
             continue
         themes = theme_list(row.get("themes"), path, line, taxonomy)
-        judgement = row.get("judgement")
-        if judgement is not None and not isinstance(judgement, str):
-            raise LabelsError(f"'judgement' must be text, got {judgement!r}", path=str(path),
-                              line=line, fix=f"use one of {', '.join(JUDGEMENTS)}")
-        # as written in a spreadsheet ('Strength ', 'Priority action'), as tag --findings reads it
-        judgement = judgement_id(judgement or "") or None
-        if judgement is not None and judgement not in JUDGEMENTS:
-            raise LabelsError(f"unknown judgement {row['judgement'].strip()!r}", path=str(path),
-                              line=line, fix=f"use one of {', '.join(JUDGEMENTS)}")
+        judgement = judgement_value(row, "judgement", path, line)
         for key in TEXT_FIELDS:   # read as text by train (a section's words, the sentence before)
-            if row.get(key) is not None and not isinstance(row[key], str):
-                raise LabelsError(f"'{key}' must be text, got {row[key]!r}", path=str(path),
-                                  line=line, fix=f'write it in quotes, e.g. "{key}": "..." (or leave it out)')
+            text_value(row, key, path, line)
         if need_judgement and judgement is None:
             raise LabelsError("no judgement", path=str(path), line=line,
                               fix=f"add one of {', '.join(JUDGEMENTS)}")
