@@ -33,17 +33,32 @@ CLI = [sys.executable, "-m", "pipeline.cli"]
 
 
 def machine() -> dict:
-    cpu = "unknown"
+    """This machine, told apart from others of the same name: the CPU's family, model
+    and widest vector unit (two 'AMD EPYC' here differed by 1.8 times in PDF reading)."""
+    info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    flags = set(info.get("flags", "").split())
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory, 1),
-            "python": platform.python_version(), "system": platform.platform()}
+    return {"cpu": info.get("model name", "unknown"), "cpu_family": info.get("cpu family", "?"),
+            "cpu_model": info.get("model", "?"), "vector": vector, "cores": os.cpu_count(),
+            "memory_gib": round(memory, 1), "python": platform.python_version(),
+            "system": platform.platform()}
+
+
+def describe_machine(m: dict | None) -> str:
+    if not m:
+        return "not recorded"
+    cpu = m["cpu"]
+    if "cpu_family" in m:
+        cpu += f" (family {m['cpu_family']} model {m['cpu_model']}, {m['vector']})"
+    return (f"{cpu}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}; "
+            f"{m['system']}")
 
 
 def timed(args: list[str]) -> dict:
@@ -67,7 +82,8 @@ def bench_train(repeat: int) -> dict:
             runs.append(timed(CLI + ["train", "--labels", "labels/gold.jsonl", "--out-dir", tmp]))
     gold = sum(1 for line in open(ROOT / "labels" / "gold.jsonl", encoding="utf-8") if line.strip())
     best = min(runs, key=lambda r: r["seconds"])
-    return {"findings": gold, "runs": [r["seconds"] for r in runs], "best_seconds": best["seconds"],
+    return {"findings": gold, "machine": machine(), "runs": [r["seconds"] for r in runs],
+            "best_seconds": best["seconds"],
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs), "command_output": best["output"]}
 
 
@@ -194,7 +210,8 @@ def bench_batch(sizes: list[int], jobs: list[int], method: str, repeat: int = 1)
                           f"(floor {floors[-1]['seconds']:.1f} s), peak {run['peak_tree_rss_mib']:.0f} MiB",
                           file=sys.stderr, flush=True)
             floor = min(floors, key=lambda f: f["seconds"])
-            entry = {"documents": n, "repeat": repeat, "floor_seconds": round(floor["seconds"], 2),
+            entry = {"documents": n, "repeat": repeat, "machine": machine(),
+                     "floor_seconds": round(floor["seconds"], 2),
                      "floor_runs": [round(f["seconds"], 2) for f in floors],
                      "floor_extract_seconds": round(floor["extract_seconds"], 2),
                      "floor_tokenise_seconds": round(floor["tokenise_seconds"], 2), "tag": {}}
@@ -227,11 +244,20 @@ def render_batch(batch: dict) -> list[str]:
              "size was run several times (floor and commands in turn, round after round), the "
              "best time of each is used and every run is listed. Peak memory (RSS), sampled every "
              "0.2 s: of the largest process (the command or one worker), and the sum over the "
-             f"command and its workers (the highest of the runs). Measured {batch['measured']}.", "",
+             f"command and its workers (the highest of the runs). Measured {batch['measured']}.", ""]
+    machines = list(dict.fromkeys(describe_machine(entry.get("machine")) for entry in batch["runs"]))
+    if len(machines) == 1:
+        lines += [f"Machine: {machines[0]}.", ""]
+    else:
+        # sizes measured on different machines: each row says which (a ratio to the
+        # floor is of one machine, and two machines' rows are not to be compared)
+        lines += ["Sizes were measured on different machines:", ""]
+        lines += [f"- machine {chr(65 + i)}: {m}" for i, m in enumerate(machines)] + [""]
+    lines += [
              "| documents | jobs | seconds (best; runs) | documents/s | findings/s | x floor "
              "| floor (s): extract + tokenise (runs) | peak RSS, largest process (MiB) "
-             "| peak RSS, all processes (MiB) |",
-             "|---:|---:|---|---:|---:|---:|---|---:|---:|"]
+             "| peak RSS, all processes (MiB) |" + (" machine |" if len(machines) > 1 else ""),
+             "|---:|---:|---|---:|---:|---:|---|---:|---:|" + ("---|" if len(machines) > 1 else "")]
     for entry in batch["runs"]:
         for j, run in sorted(entry["tag"].items()):
             runs = ", ".join(f"{s:.1f}" for s in run.get("runs", [run["seconds"]]))
@@ -241,7 +267,9 @@ def render_batch(batch: dict) -> list[str]:
                          f"{run['findings_per_second']:.0f} | {run['times_floor']:.2f} | "
                          f"{entry['floor_seconds']:.1f}: {entry['floor_extract_seconds']:.1f} + "
                          f"{entry['floor_tokenise_seconds']:.1f} ({floors}) | {run['peak_rss_mib']:.0f} | "
-                         f"{run['peak_tree_rss_mib']:.0f} |")
+                         f"{run['peak_tree_rss_mib']:.0f} |"
+                         + (f" {chr(65 + machines.index(describe_machine(entry.get('machine'))))} |"
+                            if len(machines) > 1 else ""))
     lines.append("")
     for entry in batch["runs"]:
         one, two = entry["tag"].get("1"), entry["tag"].get("2")
@@ -256,10 +284,9 @@ def render_batch(batch: dict) -> list[str]:
 
 
 def render(results: dict) -> str:
-    m = results["machine"]
     lines = ["# Benchmark results", "",
-             f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}; "
-             f"{m['system']}.", "", "Reproduce with `.venv/bin/python benchmarks/run.py BENCHMARK` "
+             "Each section names the machine it was measured on (a section measured again on "
+             "another machine names both).", "", "Reproduce with `.venv/bin/python benchmarks/run.py BENCHMARK` "
              "(see the script's docstring).", ""]
     train = results.get("train")
     if train:
@@ -268,6 +295,7 @@ def render(results: dict) -> str:
                   "with grouped inner cross-validation for calibration and thresholds, and the "
                   "judgement model with its comparison against the wording heuristic), measured "
                   f"{train['measured']}.", "",
+                  f"Machine: {describe_machine(train.get('machine'))}.", "",
                   "| runs (s) | best (s) | peak RSS (MiB) | target |", "|---|---|---|---|",
                   f"| {', '.join(f'{s:.1f}' for s in train['runs'])} | {train['best_seconds']:.1f} | "
                   f"{train['peak_rss_mib']:.0f} | under 30 s |", "",
@@ -292,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
-    results["machine"] = machine()
+    results.pop("machine", None)  # recorded per section and per size instead
     if args.benchmark == "train":
         results["train"] = bench_train(args.repeat)
         results["train"]["measured"] = time.strftime("%Y-%m-%d")
