@@ -129,10 +129,12 @@ def train_command(
     \b
         safeguarding-themes train --labels labels/gold.jsonl --out-dir models
     """
+    from .outputs import check_output_folder
     from .params import load_params
     from .themes import load_taxonomy
     from .train import run_train
 
+    check_output_folder(out_dir, "--out-dir")
     typer.echo(run_train(labels, out_dir, load_params(params, "train"), load_taxonomy(themes),
                          patterns), err=True)
 
@@ -240,9 +242,12 @@ def evaluate_command(
         safeguarding-themes evaluate --metrics reports/metrics.json --plots reports/plots
     """
     from .evaluate import run_evaluate
+    from .outputs import check_output_folder, check_outputs
     from .params import load_params
     from .themes import load_taxonomy
 
+    check_outputs({"--metrics": metrics, "--report": report}, [labels, themes, patterns, params])
+    check_output_folder(plots, "--plots")
     all_params = load_params(params)
     folds = all_params.get("evaluate", {}).get("folds", 5)
 
@@ -278,10 +283,12 @@ def suggest_command(
         safeguarding-themes suggest new-letters/ --top 200 --out to-label.csv
     """
     from .labelling import run_suggest
+    from .outputs import check_outputs
     from .tag import build_tagger, check_inputs, findings_of
     from .themes import load_taxonomy
 
     check_inputs(paths or [], findings, "suggest")
+    check_outputs({"--out": out}, [labels, findings, *(paths or [])])
     tagger = build_tagger(load_taxonomy(themes), patterns, "combined", models)
     typer.echo(run_suggest(tagger, findings_of(paths, findings), labels, out, top), err=True)
 
@@ -332,9 +339,11 @@ def labels_audit_command(
         safeguarding-themes labels audit --top 100 --out audit.csv
     """
     from .labelling import run_audit
+    from .outputs import check_outputs
     from .params import load_params
     from .themes import load_taxonomy
 
+    check_outputs({"--out": out}, [labels, themes, patterns, params])
     all_params = load_params(params)
     typer.echo(run_audit(labels, out, all_params.get("train", {}),
                          all_params.get("evaluate", {}).get("folds", 5), load_taxonomy(themes),
@@ -355,6 +364,8 @@ def summarise_command(
                                    "focused_visit, inspection_report (repeat for several)."),
     judgement: List[str] = typer.Option([], "--judgement", "-J", help="Only findings with this "
                                         "judgement, e.g. development (repeat for several)."),
+    theme: List[str] = typer.Option([], "--theme", "-t", help="Only this theme, by id or name, e.g. "
+                                    "thresholds (repeat for several): its findings, rows and charts."),
     typical: Optional[int] = typer.Option(None, "--typical", min=1, max=100, help="Typical findings shown per "
                                           "theme (default: params.yaml, summarise.typical_findings)."),
     themes: Path = THEMES_OPTION,
@@ -369,16 +380,19 @@ def summarise_command(
 
     \b
         safeguarding-themes summarise tagged.jsonl --out summary/
-        safeguarding-themes summarise tagged.jsonl --out thresholds-nw/ --since 2019 --authority Blackpool --authority Lancashire --judgement development
+        safeguarding-themes summarise tagged.jsonl --out nw/ --since 2019 --authority Blackpool --authority Lancashire --judgement development
+        safeguarding-themes summarise tagged.jsonl --out thresholds-nw/ --theme thresholds --authority Blackpool --authority Lancashire
     """
+    from .outputs import check_output_folder
     from .params import load_params
     from .summarise import Filters, run_summarise
     from .themes import load_taxonomy
 
+    check_output_folder(out)
     per_theme = typical
     if per_theme is None:
         per_theme = load_params(params, "summarise").get("typical_findings", 5)
-    filters = Filters(authority, kind, judgement, since, until)
+    filters = Filters(authority, kind, judgement, since, until, theme)
     typer.echo(run_summarise(tagged, out, load_taxonomy(themes), filters, per_theme), err=True)
 
 
@@ -404,9 +418,11 @@ def rules_report_command(
     \b
         safeguarding-themes rules report --out reports/rules.md --json reports/rules.json
     """
+    from .outputs import check_outputs
     from .rules_report import run_rules_report
     from .themes import load_taxonomy
 
+    check_outputs({"--out": out, "--json": json_out}, [gold, patterns, themes])
     text, summary = run_rules_report(gold, patterns, load_taxonomy(themes), out, json_out)
     if out is None:
         typer.echo(text)

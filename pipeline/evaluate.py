@@ -115,6 +115,8 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     held_out_rows = held_out_findings(data, held_out_set, labels)
     rule_results = rules.tag([f.text for f in data.findings])
     groups = letter_groups(data)
+    # as many folds as asked where there are letters enough: the figures record the folds run
+    folds = min(folds, len(set(groups)))
     oof = out_of_fold(data, taxonomy, theme_params(params), folds, rule_results, progress, groups)
     gold = [f.themes for f in data.findings]
     predictions = {

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import LabelsError
+from .errors import InputError, LabelsError
 from .labelset import (iter_rows, judgement_value, load_labelled, no_themes, not_labelled_yet,
                        text_value, theme_list)
 from .outputs import atomic_path, counted, write_csv
@@ -39,11 +39,19 @@ def uncertainty(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top: int) -> str:
     """Write the ``top`` unlabelled findings the model is least sure about to ``out`` (CSV)."""
     taxonomy = tagger.taxonomy
+    if not records:
+        raise InputError("no findings to suggest from: the letters or findings file hold none",
+                         fix="give letters with findings, or a findings file from 'segment'")
     labelled: set[str] = set()
+    warning = ""
     if gold_path.exists():
         # by text, not by letter: a letter downloaded again under another file name
         # gets other ids, and its findings are labelled all the same
         labelled = {_same_text(g.text) for g in load_labelled(gold_path, taxonomy)}
+    else:
+        # a first label set has no gold file yet; a mistyped --labels must not pass unseen
+        warning = (f"warning: no gold labels at {gold_path}: no finding is left out as labelled "
+                   "(give --labels the gold file if there is one)\n")
     keep = [i for i, r in enumerate(records) if _same_text(r["text"]) not in labelled]
     if not keep:
         raise LabelsError("no unlabelled findings to suggest", path=str(gold_path),
@@ -67,9 +75,9 @@ def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top
                      "suggested_themes": ";".join(suggested), "themes": "", "judgement": "",
                      "heading_judgement": heading or "", "uncertainty": round(float(score[i]), 4)})
     write_csv(out, rows, SUGGEST_FIELDS)
-    return (f"suggest: {len(rows)} of {len(candidates)} unlabelled findings, most uncertain first "
-            f"-> {out} (fill in 'themes' as ';'-separated ids and 'judgement', then "
-            f"'safeguarding-themes labels import {out}')")
+    return warning + (f"suggest: {len(rows)} of {counted(len(candidates), 'unlabelled finding')}, most "
+                      f"uncertain first -> {out} (fill in 'themes' as ';'-separated ids and 'judgement', "
+                      f"then 'safeguarding-themes labels import {out}')")
 
 
 def _clipped(text: str, width: int = 60) -> str:
@@ -163,6 +171,8 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
         twin = by_text.get(_same_text(text))
         if twin is not None:
             twins.append((rid, line, twin["id"], twin.get("themes") != themes))
+        else:   # a second row of the table with this text is a twin of this one
+            by_text[_same_text(text)] = record
         new.append(record)
     if not new and not relabelled:
         raise LabelsError("no labelled rows to import", path=str(table),
@@ -188,7 +198,8 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
         rid, line, twin, _ = twins[0]
         differ = sum(d for *_, d in twins)
         warning = (f"warning: {counted(len(twins), 'row')} {'has' if len(twins) == 1 else 'have'} the text of "
-                   f"a finding labelled already under another id (e.g. {rid!r}, line {line}, and {twin!r}), "
+                   f"a finding labelled under another id, already or in this table (e.g. {rid!r}, "
+                   f"line {line}, and {twin!r}), "
                    f"{differ} with other themes: both labels kept; check that they agree\n")
     return (warning + f"labels import: {counted(len(new), 'labelled finding')} added and "
             f"{len(relabelled)} relabelled in {gold_path} ({counted(skipped, 'unlabelled row')} skipped)")

@@ -42,11 +42,39 @@ def output_error(path: Path | str, exc: OSError, option: str = "--out") -> Outpu
     return OutputError(msg, path=str(path), fix=fix)
 
 
-def check_output_file(path: Path | str) -> None:
+def check_output_file(path: Path | str, option: str = "--out", example: str = "tagged.jsonl") -> None:
     """Before any work: an output file that could not be written at the end."""
     if Path(path).is_dir():
         raise OutputError("is a folder, not a file", path=str(path),
-                          fix=f"give a file name, e.g. --out {Path(path) / 'tagged.jsonl'}")
+                          fix=f"give a file name, e.g. {option} {Path(path) / example}")
+
+
+def check_output_folder(path: Path | str, option: str = "--out") -> None:
+    """Before any work: an output folder that is a file."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise OutputError("is a file, not a folder", path=str(path), fix=f"give a folder with {option}")
+
+
+def check_outputs(outputs: dict[str, Path | str | None], inputs: Iterable[Path | str | None] = ()) -> None:
+    """Before the long work, the checks that would otherwise fail at its end: each
+    output file (option -> path) is not a folder, not a file this command reads, and
+    not another option's output."""
+    read = {os.path.realpath(p) for p in inputs if p is not None}
+    named: dict[str, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        if Path(path).is_dir():
+            raise OutputError("is a folder, not a file", path=str(path),
+                              fix=f"give {option} a file name inside it or elsewhere")
+        real = os.path.realpath(path)
+        if real in read:
+            raise OutputError("is a file this command reads", path=str(path),
+                              fix=f"give {option} another file; inputs are never written over")
+        if real in named:
+            raise OutputError(f"is given to both {named[real]} and {option}", path=str(path),
+                              fix=f"give {option} another file")
+        named[real] = option
 
 
 def _umask() -> int:

@@ -16,6 +16,7 @@ from typing import Sequence
 
 from .labelset import LabelledFinding
 from .metrics import theme_scores
+from .outputs import counted
 from .rules import VETO_PREFIX, RuleTagger
 
 
@@ -83,7 +84,7 @@ def rules_report(gold: Sequence[LabelledFinding], tagger: RuleTagger) -> dict:
 
 def render_markdown(report: dict) -> str:
     lines = ["# Rules report", "",
-             f"{report['findings']} gold findings. Rules alone: micro-F1 "
+             f"{counted(report['findings'], 'gold finding')}. Rules alone: micro-F1 "
              f"{report['micro']['f1']:.3f} (P {report['micro']['precision']:.3f}, "
              f"R {report['micro']['recall']:.3f}); macro-F1 {report['macro']['f1']:.3f}.", "",
              "## Per theme", "", "| theme | gold | precision | recall | F1 |", "|---|---|---|---|---|"]
@@ -115,7 +116,7 @@ def run_rules_report(gold: Path, patterns: Path, taxonomy, out: Path | None = No
     """The report of every rule against ``gold``: its Markdown (written to ``out``
     where given, the figures to ``json_out``) and a one-line summary."""
     from .labelset import load_labelled
-    from .outputs import atomic_text, counted, write_json
+    from .outputs import atomic_text, write_json
     from .rules import load_patterns
 
     tagger = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
@@ -128,6 +129,6 @@ def run_rules_report(gold: Path, patterns: Path, taxonomy, out: Path | None = No
     if json_out is not None:
         write_json(json_out, report)
     return text, (f"rules report: micro-F1 {report['micro']['f1']:.3f}, macro-F1 {report['macro']['f1']:.3f} "
-                  f"on {report['findings']} findings"
+                  f"on {counted(report['findings'], 'finding')}"
                   + (f" ({counted(labelled.unlabelled, 'unlabelled row')} skipped)" if labelled.unlabelled else "")
                   + f" -> {out}")

@@ -221,10 +221,25 @@ class Filters:
     judgements: Sequence[str] = ()
     since: str | None = None
     until: str | None = None
+    themes: Sequence[str] = ()
 
     def describe(self) -> dict:
         return {"authority": sorted(self.authorities), "kind": sorted(self.kinds),
-                "judgement": sorted(self.judgements), "since": self.since, "until": self.until}
+                "judgement": sorted(self.judgements), "since": self.since, "until": self.until,
+                "theme": sorted(self.themes)}
+
+    def taxonomy(self, taxonomy: Taxonomy) -> Taxonomy:
+        """The themes summarised: the taxonomy's, or those of --theme (by id or by name)."""
+        if not self.themes:
+            return taxonomy
+        wanted = set()
+        for given in self.themes:
+            found = [t.id for t in taxonomy.themes if match_key(given) in (match_key(t.id), match_key(t.name))]
+            if not found:
+                raise ParamsError(f"--theme {given!r} is not a theme of {taxonomy.path}",
+                                  fix=f"use an id or name of {', '.join(taxonomy.ids)}")
+            wanted.update(found)
+        return Taxonomy(tuple(t for t in taxonomy.themes if t.id in wanted), taxonomy.path)
 
     def apply(self, records: Iterable[dict]) -> tuple[list[dict], dict[str, dict], int]:
         """The findings kept, and the letters in scope: those that pass the letter
@@ -417,7 +432,12 @@ def spellings(records: list[dict], key: str) -> dict[str, str]:
 
 def summarise(records: list[dict], taxonomy: Taxonomy, filters: Filters,
               per_theme: int = 5) -> Summary:
+    taxonomy = filters.taxonomy(taxonomy)
     kept, scope, undated = filters.apply(records)
+    if filters.themes:
+        # the findings of those themes; letters in scope stay those of the letter filters,
+        # so a share of letters means the same with --theme as without
+        kept = [r for r in kept if any(t in taxonomy for t in r["themes"])]
     summary = Summary(taxonomy, kept, filters.describe(), scope, undated)
     summary.themes = theme_table(kept, taxonomy, set(scope))
     # "Swindon" and "SWINDON " are one authority to the filter, so one row here
@@ -548,7 +568,8 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
                           fix=error.fix) from None
     figures = {"source": str(tagged), "filters": summary.filters, "findings": len(summary.records),
                "letters": summary.letters, "letters_with_findings": summary.letters_with_findings,
-               "themes_tagged": sum(len(r["themes"]) for r in summary.records), **tables}
+               "themes_tagged": sum(t in summary.taxonomy for r in summary.records for t in r["themes"]),
+               **tables}
     files["summary.json"] = json_text(figures).encode("utf-8")
     files["report.md"] = render_markdown(summary, str(tagged)).encode("utf-8")
     files["report.html"] = render_html(summary, str(tagged)).encode("utf-8")

@@ -535,8 +535,8 @@ def test_suggest_leaves_out_a_text_labelled_under_another_id_and_import_warns_of
     result = runner.invoke(app, ["labels", "import", str(twin), "--labels", str(project / "gold.jsonl"),
                                  "--themes", str(project / "themes.yaml")])
     assert result.exit_code == 0, result.output
-    assert ("warning: 1 row has the text of a finding labelled already under another id "
-            f"(e.g. 'renamed#0001', line 1, and '{labelled['id']}'), 1 with other themes") in result.output
+    assert ("warning: 1 row has the text of a finding labelled under another id, already or in this "
+            f"table (e.g. 'renamed#0001', line 1, and '{labelled['id']}'), 1 with other themes") in result.output
     assert "1 labelled finding added and 0 relabelled" in result.output
 
 
@@ -867,3 +867,121 @@ def test_tag_refuses_models_whose_judgement_model_is_missing_or_whose_metadata_i
     result = runner.invoke(app, ["tag", str(letter), "--out", str(project / "o.jsonl"),
                                  "--models", str(project / "models")] + common(project))
     assert result.exit_code == 1 and "model metadata is not valid JSON" in result.stderr
+
+
+# --------------------------------------------- outputs checked before the long work
+
+def test_outputs_that_cannot_be_written_are_refused_before_the_work(project, runner, monkeypatch):
+    """A folder given for a file, a file for a folder, an input given as an output: each
+    command says so at once, not after its cross-validation or fit, and writes nothing."""
+    import pipeline.evaluate
+    import pipeline.train
+
+    def never(*args, **kwargs):
+        raise AssertionError("the long work ran before the outputs were checked")
+
+    monkeypatch.setattr(pipeline.evaluate, "out_of_fold", never)
+    monkeypatch.setattr(pipeline.train, "fit_pipeline", never)
+    folder = project / "a-folder"
+    folder.mkdir()
+    a_file = project / "a-file"
+    a_file.write_text("kept\n", encoding="utf-8")
+    gold = project / "gold.jsonl"
+    gold_before = gold.read_bytes()
+    params = ["--params", str(project / "params.yaml")]
+    cases = [
+        (["labels", "audit", "--labels", str(gold), "--out", str(folder)] + params,
+         f"{folder}: is a folder, not a file (give --out a file name"),
+        (["labels", "audit", "--labels", str(gold), "--out", str(gold)] + params,
+         f"{gold}: is a file this command reads (give --out another file"),
+        (["evaluate", "--labels", str(gold), "--metrics", str(folder), "--quiet"] + params,
+         f"{folder}: is a folder, not a file (give --metrics a file name"),
+        (["evaluate", "--labels", str(gold), "--metrics", str(project / "m.json"), "--plots", str(a_file),
+          "--report", str(project / "e.md"), "--quiet"] + params,
+         f"{a_file}: is a file, not a folder (give a folder with --plots)"),
+        (["evaluate", "--labels", str(gold), "--metrics", str(project / "same"), "--report",
+          str(project / "same"), "--quiet"] + params,
+         f"{project / 'same'}: is given to both --metrics and --report"),
+        (["train", "--labels", str(gold), "--out-dir", str(a_file)] + params,
+         f"{a_file}: is a file, not a folder (give a folder with --out-dir)"),
+        (["rules", "report", "--gold", str(gold), "--out", str(project / "rules.md"), "--json", str(folder)],
+         f"{folder}: is a folder, not a file (give --json a file name"),
+        (["rules", "report", "--gold", str(gold), "--out", str(project / "patterns.jsonl")],
+         "patterns.jsonl: is a file this command reads (give --out another file"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args + common(project))
+        assert result.exit_code == 1 and message in result.stderr, (args, result.output)
+        assert "Traceback" not in result.output
+    assert gold.read_bytes() == gold_before and a_file.read_text() == "kept\n"
+    assert sorted(p.name for p in folder.iterdir()) == []
+    assert not (project / "rules.md").exists() and not (project / "m.json").exists()
+
+
+def test_suggest_refuses_to_write_over_the_gold_labels(project, runner):
+    train(runner, project)
+    gold = project / "gold.jsonl"
+    before = gold.read_bytes()
+    findings = write_labels(project / "new.jsonl", [{"id": "new#1", "letter_id": "new",
+                                                     "text": "There is drift in plans."}])
+    for out in (gold, findings):
+        result = runner.invoke(app, ["suggest", "--findings", str(findings), "--out", str(out),
+                                     "--labels", str(gold), "--models", str(project / "models")]
+                               + common(project))
+        assert result.exit_code == 1 and f"{out}: is a file this command reads" in result.stderr
+    assert gold.read_bytes() == before
+
+
+def test_suggest_names_a_folder_without_letters_and_warns_of_a_missing_gold_file(project, runner):
+    train(runner, project)
+    empty = project / "inbox"
+    empty.mkdir()
+    args = ["--out", str(project / "s.csv"), "--models", str(project / "models")] + common(project)
+    result = runner.invoke(app, ["suggest", str(empty), "--labels", str(project / "gold.jsonl")] + args)
+    assert result.exit_code == 1 and f"{empty}: no letters found" in result.stderr
+    assert "gold.jsonl" not in result.stderr   # the gold labels are not to blame
+
+    letter = project / "letter.txt"
+    letter.write_text("12 March 2024\n\nDear Ms Smith\n\nFocused visit to Exampleshire children's "
+                      "services\n\nMain findings\n\nThere is drift in some plans.\n\n"
+                      "Yours sincerely\n\nAnn Lee\n", encoding="utf-8")
+    mistyped = project / "gold.jsnol"
+    result = runner.invoke(app, ["suggest", str(letter), "--labels", str(mistyped)] + args)
+    assert result.exit_code == 0, result.output
+    assert f"warning: no gold labels at {mistyped}: no finding is left out as labelled" in result.stderr
+    result = runner.invoke(app, ["suggest", str(letter), "--labels", str(project / "gold.jsonl")] + args)
+    assert result.exit_code == 0 and "warning" not in result.stderr, result.output
+
+
+def test_import_warns_of_two_new_rows_with_one_text_and_other_themes(project, runner):
+    text = "Managers review plans every month."
+    table = write_labels(project / "table.jsonl", [
+        {"id": "new#1", "letter_id": "new", "text": text, "themes": ["timeliness"], "judgement": ""},
+        {"id": "other#1", "letter_id": "other", "text": " " + text, "themes": ["workforce"], "judgement": ""}])
+    result = runner.invoke(app, ["labels", "import", str(table), "--labels", str(project / "gold.jsonl"),
+                                 "--themes", str(project / "themes.yaml")])
+    assert result.exit_code == 0, result.output
+    assert ("warning: 1 row has the text of a finding labelled under another id, already or in this "
+            "table (e.g. 'other#1', line 2, and 'new#1'), 1 with other themes") in result.stderr
+    assert "2 labelled findings added" in result.stderr
+
+
+def test_evaluate_records_the_folds_it_ran(project, runner):
+    three = write_labels(project / "three.jsonl",
+                         [r for r in labelled_rows() if r["letter_id"] in ("letter0", "letter1", "letter2")])
+    metrics = project / "m.json"
+    result = runner.invoke(app, ["evaluate", "--labels", str(three), "--metrics", str(metrics),
+                                 "--plots", str(project / "plots"), "--report", str(project / "e.md"),
+                                 "--quiet", "--params", str(project / "params.yaml")] + common(project))
+    assert result.exit_code == 0, result.output
+    assert json.loads(metrics.read_text())["folds"] == 3  # params.yaml asks for 4
+    assert "3 folds grouped by letter" in result.stderr
+    assert "3-fold cross-validation" in (project / "e.md").read_text()
+
+
+def test_rules_report_counts_one_finding_as_one(project, runner):
+    one = write_labels(project / "one.jsonl", labelled_rows()[:1])
+    out = project / "rules.md"
+    result = runner.invoke(app, ["rules", "report", "--gold", str(one), "--out", str(out)] + common(project))
+    assert result.exit_code == 0, result.output
+    assert "on 1 finding ->" in result.stderr and out.read_text().count("1 gold finding.") == 1

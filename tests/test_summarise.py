@@ -154,6 +154,30 @@ def test_filters(tmp_path, runner, options, letters, kept):
     assert sum(r["letters"] for r in summary["authority_theme"]) == len(letters)
 
 
+@pytest.mark.parametrize("theme", [["--theme", "thresholds"], ["-t", "Thresholds"]])
+def test_a_theme_filter_keeps_its_findings_and_its_rows_and_the_letters_in_scope(tmp_path, runner, theme):
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(out), "--authority", "Blackpool",
+                                 "--authority", "Lancashire", "--params", str(REPO / "params.yaml")]
+                           + THEMES + theme)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    # l1 and l2 cite thresholds; l3 (Lancashire, timeliness only) is in scope all the same
+    assert summary["findings"] == 2 and summary["letters"] == 3 and summary["letters_with_findings"] == 2
+    assert summary["filters"]["theme"] == [theme[1]] and summary["themes_tagged"] == 2
+    assert [r["theme"] for r in summary["themes"]] == ["thresholds"]
+    assert summary["themes"][0]["share_of_letters"] == round(2 / 3, 4)
+    for table in ("authority_theme", "year_theme"):
+        rows = read_csv(out / f"{table}.csv")
+        assert "thresholds" in rows[0] and "timeliness" not in rows[0]
+        assert sum(int(r["thresholds"]) for r in rows) == 2
+    assert {r["theme"] for r in read_csv(out / "typical_findings.csv")} == {"thresholds"}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Thresholds" in html and "Timeliness" not in html
+
+
 def test_findings_with_no_letter_or_letter_date_are_counted_and_dated_as_they_can_be(tmp_path, runner):
     records = fixture_records()
     # a report states only when the inspection was: its last day dates it
@@ -213,6 +237,9 @@ def test_text_that_looks_like_a_formula_stays_text_in_the_xlsx(tmp_path, runner)
     (["--authority", "Nowhere"], "no finding matches the filters (authority Nowhere)"),
     (["--kind", "focused-visit"], "no --kind focused-visit in the file; it has: focused_visit, inspection_report"),
     (["--since", "2022", "--until", "2020"], "--since 2022 is after --until 2020"),
+    (["--theme", "threshold"], "--theme 'threshold' is not a theme of"),
+    (["--theme", "recording_systems", "--authority", "Kent"],
+     "no finding matches the filters (authority Kent; theme recording_systems)"),
 ])
 def test_bad_filters_are_one_line_errors(tmp_path, runner, options, message):
     tagged = tmp_path / "tagged.jsonl"
