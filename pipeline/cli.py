@@ -241,13 +241,15 @@ def evaluate_command(
     \b
         safeguarding-themes evaluate --metrics reports/metrics.json --plots reports/plots
     """
-    from .evaluate import run_evaluate
+    from .evaluate import PLOT_FILES, run_evaluate
     from .outputs import check_output_folder, check_outputs
-    from .params import load_params
+    from .params import load_params, params_file
     from .themes import load_taxonomy
 
-    check_outputs({"--metrics": metrics, "--report": report}, [labels, themes, patterns, params])
     check_output_folder(plots, "--plots")
+    check_outputs([("--metrics", metrics), ("--report", report)]
+                  + [("--plots", plots / name) for name in PLOT_FILES],
+                  [labels, themes, patterns, params_file(params)])
     all_params = load_params(params)
     folds = all_params.get("evaluate", {}).get("folds", 5)
 
@@ -282,15 +284,18 @@ def suggest_command(
     \b
         safeguarding-themes suggest new-letters/ --top 200 --out to-label.csv
     """
+    from .ingest import find_letters
     from .labelling import run_suggest
     from .outputs import check_outputs
     from .tag import build_tagger, check_inputs, findings_of
     from .themes import load_taxonomy
 
     check_inputs(paths or [], findings, "suggest")
-    check_outputs({"--out": out}, [labels, findings, *(paths or [])])
+    letters = find_letters(paths) if paths else []   # none found: an error naming the folders
+    model_files = sorted(models.iterdir()) if models.is_dir() else []
+    check_outputs([("--out", out)], [labels, findings, themes, patterns, *model_files, *letters])
     tagger = build_tagger(load_taxonomy(themes), patterns, "combined", models)
-    typer.echo(run_suggest(tagger, findings_of(paths, findings), labels, out, top), err=True)
+    typer.echo(run_suggest(tagger, findings_of(letters, findings), labels, out, top), err=True)
 
 
 labels_app = typer.Typer(help="Work with the gold labels.", no_args_is_help=True)
@@ -340,10 +345,10 @@ def labels_audit_command(
     """
     from .labelling import run_audit
     from .outputs import check_outputs
-    from .params import load_params
+    from .params import load_params, params_file
     from .themes import load_taxonomy
 
-    check_outputs({"--out": out}, [labels, themes, patterns, params])
+    check_outputs([("--out", out)], [labels, themes, patterns, params_file(params)])
     all_params = load_params(params)
     typer.echo(run_audit(labels, out, all_params.get("train", {}),
                          all_params.get("evaluate", {}).get("folds", 5), load_taxonomy(themes),
@@ -383,12 +388,13 @@ def summarise_command(
         safeguarding-themes summarise tagged.jsonl --out nw/ --since 2019 --authority Blackpool --authority Lancashire --judgement development
         safeguarding-themes summarise tagged.jsonl --out thresholds-nw/ --theme thresholds --authority Blackpool --authority Lancashire
     """
-    from .outputs import check_output_folder
-    from .params import load_params
-    from .summarise import Filters, run_summarise
+    from .outputs import check_output_folder, check_outputs
+    from .params import load_params, params_file
+    from .summarise import OUTPUT_FILES, Filters, run_summarise
     from .themes import load_taxonomy
 
     check_output_folder(out)
+    check_outputs([("--out", out / name) for name in OUTPUT_FILES], [tagged, themes, params_file(params)])
     per_theme = typical
     if per_theme is None:
         per_theme = load_params(params, "summarise").get("typical_findings", 5)
@@ -422,7 +428,7 @@ def rules_report_command(
     from .rules_report import run_rules_report
     from .themes import load_taxonomy
 
-    check_outputs({"--out": out, "--json": json_out}, [gold, patterns, themes])
+    check_outputs([("--out", out), ("--json", json_out)], [gold, patterns, themes])
     text, summary = run_rules_report(gold, patterns, load_taxonomy(themes), out, json_out)
     if out is None:
         typer.echo(text)

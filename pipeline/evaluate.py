@@ -31,6 +31,9 @@ from .rules import RuleTagger, load_patterns
 from .themes import Taxonomy
 from .train import CannotCompare, compare_judgement, judgement_settings, theme_params
 
+# written to the --plots folder (for "dvc plots")
+PLOT_FILES = ("per_theme.json", "calibration.json")
+
 SYSTEMS = ("rules", "model", "combined")
 
 
@@ -154,8 +157,9 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
                   "precision": s[0][theme]["precision"], "recall": s[0][theme]["recall"],
                   "support": s[0][theme]["support"]}
                  for name, s in scores.items() for theme in taxonomy.ids]
-    write_json(plots_dir / "per_theme.json", per_theme)
-    write_json(plots_dir / "calibration.json", calibration_points(oof["combined_proba"], data.Y))
+    per_theme_file, calibration_file = PLOT_FILES
+    write_json(plots_dir / per_theme_file, per_theme)
+    write_json(plots_dir / calibration_file, calibration_points(oof["combined_proba"], data.Y))
     if report_path is not None:
         with atomic_text(report_path) as handle:
             handle.write(render_report(metrics, scores, taxonomy))

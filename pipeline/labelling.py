@@ -200,7 +200,7 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
         warning = (f"warning: {counted(len(twins), 'row')} {'has' if len(twins) == 1 else 'have'} the text of "
                    f"a finding labelled under another id, already or in this table (e.g. {rid!r}, "
                    f"line {line}, and {twin!r}), "
-                   f"{differ} with other themes: both labels kept; check that they agree\n")
+                   f"{differ} with other themes: every label is kept; check that they agree\n")
     return (warning + f"labels import: {counted(len(new), 'labelled finding')} added and "
             f"{len(relabelled)} relabelled in {gold_path} ({counted(skipped, 'unlabelled row')} skipped)")
 

@@ -55,25 +55,33 @@ def check_output_folder(path: Path | str, option: str = "--out") -> None:
         raise OutputError("is a file, not a folder", path=str(path), fix=f"give a folder with {option}")
 
 
-def check_outputs(outputs: dict[str, Path | str | None], inputs: Iterable[Path | str | None] = ()) -> None:
-    """Before the long work, the checks that would otherwise fail at its end: each
-    output file (option -> path) is not a folder, not a file this command reads, and
-    not another option's output."""
+def check_outputs(outputs: Iterable[tuple[str, Path | str | None]],
+                  inputs: Iterable[Path | str | None] = ()) -> None:
+    """Before the long work, the checks that would otherwise fail at its end, or write
+    over what the command reads: each output file (option, path) is not a folder, not
+    inside a file, not a file this command reads, and not another output or its folder."""
     read = {os.path.realpath(p) for p in inputs if p is not None}
     named: dict[str, str] = {}
-    for option, path in outputs.items():
+    for option, path in outputs:
         if path is None:
             continue
         if Path(path).is_dir():
             raise OutputError("is a folder, not a file", path=str(path),
                               fix=f"give {option} a file name inside it or elsewhere")
+        parent = Path(path).parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise OutputError(f"is inside {parent}, which is a file", path=str(path),
+                              fix=f"give {option} a path in a folder")
         real = os.path.realpath(path)
         if real in read:
             raise OutputError("is a file this command reads", path=str(path),
                               fix=f"give {option} another file; inputs are never written over")
-        if real in named:
-            raise OutputError(f"is given to both {named[real]} and {option}", path=str(path),
-                              fix=f"give {option} another file")
+        for other_real, other in named.items():
+            if real == other_real or other_real.startswith(real + os.sep) or real.startswith(other_real + os.sep):
+                raise OutputError(f"is written by both {other} and {option}", path=str(path),
+                                  fix=f"give {option} another path")
         named[real] = option
 
 

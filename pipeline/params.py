@@ -70,6 +70,13 @@ def _check(stage: str, key: str, value, spec: tuple, path: str):
     return value
 
 
+def params_file(path: str | Path | None = None) -> Path | None:
+    """The file ``load_params(path)`` reads (None: the code's defaults)."""
+    if path is not None:
+        return Path(path)
+    return DEFAULT_PARAMS_FILE if DEFAULT_PARAMS_FILE.exists() else None
+
+
 def load_params(path: str | Path | None = None, stage: str | None = None) -> dict:
     """All groups (or one stage's group) of ``path``, checked. Without a path:
     params.yaml of the working folder (its groups of other programs left alone), or {}
@@ -78,7 +85,7 @@ def load_params(path: str | Path | None = None, stage: str | None = None) -> dic
 
     explicit = path is not None
     if path is None:
-        path = DEFAULT_PARAMS_FILE if DEFAULT_PARAMS_FILE.exists() else None
+        path = params_file(None)
     elif Path(path).is_dir():
         raise ParamsError("is a folder, not a file", path=str(path),
                           fix="give a YAML file, e.g. --params params.yaml")

@@ -34,6 +34,8 @@ from .themes import Taxonomy
 
 UNKNOWN = "(not stated)"
 TABLES = ("themes", "authority_theme", "year_theme", "typical_findings")
+OUTPUT_FILES = tuple(f"{name}.csv" for name in TABLES) + ("summary.xlsx", "summary.json", "report.md",
+                                                         "report.html")
 
 
 # ----------------------------------------------------------------- reading and filters
@@ -374,19 +376,20 @@ def theme_table(records: list[dict], taxonomy: Taxonomy, letters: set[str] | Non
 
 
 def cross_table(records: list[dict], taxonomy: Taxonomy, key: str, value,
-                scope: dict[str, dict] | None = None) -> list[dict]:
-    """Per value of ``key`` (authority, year): its letters in scope, its findings, and
-    its findings per theme."""
+                scope: dict[str, dict] | None = None, all_findings: list[dict] | None = None) -> list[dict]:
+    """Per value of ``key`` (authority, year): its letters in scope, its findings (of
+    ``all_findings`` where given: under --theme, all of them, so that a theme's column
+    is a share of them), and its findings per theme."""
     findings: dict[str, Counter] = defaultdict(Counter)
     totals: Counter = Counter()
     letters: dict[str, set] = defaultdict(set)
     for letter, r in (scope or {letter_of(r): r for r in records}).items():
         letters[value(r)].add(letter)
+    for r in (records if all_findings is None else all_findings):
+        totals[value(r)] += 1
     for r in records:
-        k = value(r)
-        totals[k] += 1
         for theme in r["themes"]:
-            findings[k][theme] += 1
+            findings[value(r)][theme] += 1
     rows = []
     for k in sorted(set(totals) | set(letters), key=lambda x: (x == UNKNOWN, x)):
         rows.append({key: k, "letters": len(letters[k]), "findings": totals[k],
@@ -434,18 +437,25 @@ def summarise(records: list[dict], taxonomy: Taxonomy, filters: Filters,
               per_theme: int = 5) -> Summary:
     taxonomy = filters.taxonomy(taxonomy)
     kept, scope, undated = filters.apply(records)
+    all_kept, described = None, filters.describe()
     if filters.themes:
         # the findings of those themes; letters in scope stay those of the letter filters,
-        # so a share of letters means the same with --theme as without
-        kept = [r for r in kept if any(t in taxonomy for t in r["themes"])]
-    summary = Summary(taxonomy, kept, filters.describe(), scope, undated)
+        # and an authority's or a year's findings stay all of them, so that a share means
+        # the same with --theme as without
+        def of_themes(r: dict) -> bool:
+            return any(t in taxonomy for t in r["themes"])
+
+        all_kept, kept = kept, [r for r in kept if of_themes(r)]
+        undated = filters.apply([r for r in records if of_themes(r)])[2]
+        described["theme"] = list(taxonomy.ids)   # as resolved: ids, not the words typed
+    summary = Summary(taxonomy, kept, described, scope, undated)
     summary.themes = theme_table(kept, taxonomy, set(scope))
     # "Swindon" and "SWINDON " are one authority to the filter, so one row here
     spelling = spellings(records, "authority")
     summary.authority_theme = cross_table(kept, taxonomy, "authority",
                                           lambda r: spelling.get(match_key(r.get("authority"))) or UNKNOWN,
-                                          scope)
-    summary.year_theme = cross_table(kept, taxonomy, "year", year_of, scope)
+                                          scope, all_kept)
+    summary.year_theme = cross_table(kept, taxonomy, "year", year_of, scope, all_kept)
     summary.typical_findings = typical_findings(kept, taxonomy, per_theme)
     return summary
 

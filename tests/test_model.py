@@ -901,7 +901,12 @@ def test_outputs_that_cannot_be_written_are_refused_before_the_work(project, run
          f"{a_file}: is a file, not a folder (give a folder with --plots)"),
         (["evaluate", "--labels", str(gold), "--metrics", str(project / "same"), "--report",
           str(project / "same"), "--quiet"] + params,
-         f"{project / 'same'}: is given to both --metrics and --report"),
+         f"{project / 'same'}: is written by both --metrics and --report"),
+        (["evaluate", "--labels", str(gold), "--metrics", str(project / "pp"), "--plots", str(project / "pp"),
+          "--report", str(project / "e.md"), "--quiet"] + params,
+         "per_theme.json: is written by both --metrics and --plots"),
+        (["evaluate", "--labels", str(gold), "--metrics", str(a_file / "m.json"), "--quiet"] + params,
+         f"m.json: is inside {a_file}, which is a file"),
         (["train", "--labels", str(gold), "--out-dir", str(a_file)] + params,
          f"{a_file}: is a file, not a folder (give a folder with --out-dir)"),
         (["rules", "report", "--gold", str(gold), "--out", str(project / "rules.md"), "--json", str(folder)],
@@ -913,9 +918,15 @@ def test_outputs_that_cannot_be_written_are_refused_before_the_work(project, run
         result = runner.invoke(app, args + common(project))
         assert result.exit_code == 1 and message in result.stderr, (args, result.output)
         assert "Traceback" not in result.output
+    # params.yaml of the working folder, read when --params is not given, is an input too
+    monkeypatch.chdir(project)
+    result = runner.invoke(app, ["evaluate", "--labels", str(gold), "--metrics", "params.yaml", "--quiet",
+                                 "--plots", "plots", "--report", "e.md"] + common(project))
+    assert result.exit_code == 1 and "params.yaml: is a file this command reads" in result.stderr
     assert gold.read_bytes() == gold_before and a_file.read_text() == "kept\n"
     assert sorted(p.name for p in folder.iterdir()) == []
     assert not (project / "rules.md").exists() and not (project / "m.json").exists()
+    assert not (project / "pp").exists() and (project / "params.yaml").read_text().startswith("train:")
 
 
 def test_suggest_refuses_to_write_over_the_gold_labels(project, runner):
@@ -924,12 +935,24 @@ def test_suggest_refuses_to_write_over_the_gold_labels(project, runner):
     before = gold.read_bytes()
     findings = write_labels(project / "new.jsonl", [{"id": "new#1", "letter_id": "new",
                                                      "text": "There is drift in plans."}])
-    for out in (gold, findings):
+    for out in (gold, findings, project / "themes.yaml", project / "models" / "themes.meta.json"):
         result = runner.invoke(app, ["suggest", "--findings", str(findings), "--out", str(out),
                                      "--labels", str(gold), "--models", str(project / "models")]
                                + common(project))
         assert result.exit_code == 1 and f"{out}: is a file this command reads" in result.stderr
     assert gold.read_bytes() == before
+    # a letter found in a folder is read as much as one named
+    inbox = project / "inbox"
+    inbox.mkdir()
+    letter = inbox / "letter.txt"
+    letter.write_text("12 March 2024\n\nDear Ms Smith\n\nFocused visit to Exampleshire children's services"
+                      "\n\nMain findings\n\nThere is drift in some plans.\n\nYours sincerely\n\nAnn Lee\n",
+                      encoding="utf-8")
+    text = letter.read_text(encoding="utf-8")
+    result = runner.invoke(app, ["suggest", str(inbox), "--out", str(letter), "--labels", str(gold),
+                                 "--models", str(project / "models")] + common(project))
+    assert result.exit_code == 1 and f"{letter}: is a file this command reads" in result.stderr
+    assert letter.read_text(encoding="utf-8") == text
 
 
 def test_suggest_names_a_folder_without_letters_and_warns_of_a_missing_gold_file(project, runner):

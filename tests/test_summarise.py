@@ -156,8 +156,12 @@ def test_filters(tmp_path, runner, options, letters, kept):
 
 @pytest.mark.parametrize("theme", [["--theme", "thresholds"], ["-t", "Thresholds"]])
 def test_a_theme_filter_keeps_its_findings_and_its_rows_and_the_letters_in_scope(tmp_path, runner, theme):
+    records = fixture_records()
+    # a second finding of l2 (Blackpool), about timeliness only
+    records.append({**records[1], "id": "l2#0001", "themes": ["timeliness"], "scores": {"timeliness": 0.9},
+                    "evidence": {"timeliness": []}})
     tagged = tmp_path / "tagged.jsonl"
-    tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     out = tmp_path / "out"
     result = runner.invoke(app, ["summarise", str(tagged), "--out", str(out), "--authority", "Blackpool",
                                  "--authority", "Lancashire", "--params", str(REPO / "params.yaml")]
@@ -166,16 +170,48 @@ def test_a_theme_filter_keeps_its_findings_and_its_rows_and_the_letters_in_scope
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     # l1 and l2 cite thresholds; l3 (Lancashire, timeliness only) is in scope all the same
     assert summary["findings"] == 2 and summary["letters"] == 3 and summary["letters_with_findings"] == 2
-    assert summary["filters"]["theme"] == [theme[1]] and summary["themes_tagged"] == 2
+    assert summary["filters"]["theme"] == ["thresholds"] and summary["themes_tagged"] == 2
     assert [r["theme"] for r in summary["themes"]] == ["thresholds"]
     assert summary["themes"][0]["share_of_letters"] == round(2 / 3, 4)
     for table in ("authority_theme", "year_theme"):
         rows = read_csv(out / f"{table}.csv")
         assert "thresholds" in rows[0] and "timeliness" not in rows[0]
         assert sum(int(r["thresholds"]) for r in rows) == 2
+        # an authority's (a year's) findings stay all of them: the theme's column is a share of them
+        assert sum(int(r["findings"]) for r in rows) == 4
     assert {r["theme"] for r in read_csv(out / "typical_findings.csv")} == {"thresholds"}
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Thresholds" in html and "Timeliness" not in html
+    assert "Blackpool, Thresholds and front-door decisions: 2 of 3 findings (67%)" in html
+    assert "Lancashire, Thresholds and front-door decisions: 0 of 1 findings (0%)" in html
+
+
+def test_a_theme_filter_counts_the_undated_findings_of_its_themes(tmp_path, runner):
+    records = [{**r, "letter_date": None} for r in fixture_records()]
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"), "--since", "2019",
+                                 "--theme", "timeliness", "--params", str(REPO / "params.yaml")] + THEMES)
+    assert result.exit_code == 1 and "no finding matches the filters" in result.stderr
+    records[2]["letter_date"] = "2021-11-30"   # l3, timeliness
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"), "--since", "2019",
+                                 "--theme", "timeliness", "--params", str(REPO / "params.yaml")] + THEMES)
+    assert result.exit_code == 0, result.output
+    # of the three undated findings, l2's alone is about timeliness
+    assert "warning: 1 finding has no date: left out by --since/--until" in result.stderr
+
+
+def test_summarise_never_writes_over_the_file_it_reads(tmp_path, runner):
+    out = tmp_path / "out"
+    out.mkdir()
+    tagged = out / "summary.json"
+    text = "".join(json.dumps(r) + "\n" for r in fixture_records())
+    tagged.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(out),
+                                 "--params", str(REPO / "params.yaml")] + THEMES)
+    assert result.exit_code == 1 and f"{tagged}: is a file this command reads" in result.stderr
+    assert tagged.read_text(encoding="utf-8") == text and sorted(p.name for p in out.iterdir()) == ["summary.json"]
 
 
 def test_findings_with_no_letter_or_letter_date_are_counted_and_dated_as_they_can_be(tmp_path, runner):
