@@ -295,7 +295,8 @@ def suggest_command(
     model_files = sorted(models.iterdir()) if models.is_dir() else []
     check_outputs([("--out", out)], [labels, findings, themes, patterns, *model_files, *letters])
     tagger = build_tagger(load_taxonomy(themes), patterns, "combined", models)
-    typer.echo(run_suggest(tagger, findings_of(letters, findings), labels, out, top), err=True)
+    source = str(findings) if findings is not None else ", ".join(map(str, paths))
+    typer.echo(run_suggest(tagger, findings_of(letters, findings), labels, out, top, source), err=True)
 
 
 labels_app = typer.Typer(help="Work with the gold labels.", no_args_is_help=True)

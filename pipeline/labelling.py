@@ -36,11 +36,13 @@ def uncertainty(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return 1 - (distance / np.maximum(scale, 1e-9)).min(axis=1)
 
 
-def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top: int) -> str:
-    """Write the ``top`` unlabelled findings the model is least sure about to ``out`` (CSV)."""
+def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top: int,
+                source: str | None = None) -> str:
+    """Write the ``top`` unlabelled findings the model is least sure about to ``out`` (CSV).
+    ``source`` names the letters or findings file the records come from, for errors."""
     taxonomy = tagger.taxonomy
     if not records:
-        raise InputError("no findings to suggest from: the letters or findings file hold none",
+        raise InputError("no findings to suggest from: the letters or findings file hold none", path=source,
                          fix="give letters with findings, or a findings file from 'segment'")
     labelled: set[str] = set()
     warning = ""

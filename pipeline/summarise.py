@@ -565,6 +565,8 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
     if not summary.records:
         raise InputError(f"no finding matches the filters ({describe_filters(summary.filters)})",
                          path=str(tagged), fix=_absent_values(records, filters)
+                         or ("no finding of those themes passes the other filters: widen them"
+                             if filters.themes else "")
                          or "widen the filters; authority and kind are matched exactly, case aside")
     tables = {name: public(rows) for name, rows in summary.tables().items()}
     files = {f"{name}.csv": csv_text(rows, list(rows[0].keys()) if rows else ["theme"]).encode("utf-8")

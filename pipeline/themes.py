@@ -55,8 +55,11 @@ def load_taxonomy(path: str | Path = DEFAULT_THEMES) -> Taxonomy:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise LabelsError("theme taxonomy not found", path=str(path),
-                          fix="run from the repository root or pass --themes") from None
+        fix = "run from the repository root or pass --themes"
+        if not path.suffix:   # 'summarise --themes thresholds': one theme is --theme
+            fix = ("give --themes the taxonomy's YAML file, e.g. labels/themes.yaml; to summarise "
+                   "one theme, use --theme")
+        raise LabelsError("theme taxonomy not found", path=str(path), fix=fix) from None
     except IsADirectoryError:
         raise LabelsError("is a folder, not a file", path=str(path),
                           fix="give the taxonomy's YAML file to --themes") from None

@@ -963,6 +963,11 @@ def test_suggest_names_a_folder_without_letters_and_warns_of_a_missing_gold_file
     result = runner.invoke(app, ["suggest", str(empty), "--labels", str(project / "gold.jsonl")] + args)
     assert result.exit_code == 1 and f"{empty}: no letters found" in result.stderr
     assert "gold.jsonl" not in result.stderr   # the gold labels are not to blame
+    nothing = project / "nothing.jsonl"
+    nothing.write_text("", encoding="utf-8")
+    result = runner.invoke(app, ["suggest", "--findings", str(nothing), "--labels", str(project / "gold.jsonl")]
+                           + args)
+    assert result.exit_code == 1 and f"{nothing}: no findings to suggest from" in result.stderr
 
     letter = project / "letter.txt"
     letter.write_text("12 March 2024\n\nDear Ms Smith\n\nFocused visit to Exampleshire children's "

@@ -276,6 +276,10 @@ def test_text_that_looks_like_a_formula_stays_text_in_the_xlsx(tmp_path, runner)
     (["--theme", "threshold"], "--theme 'threshold' is not a theme of"),
     (["--theme", "recording_systems", "--authority", "Kent"],
      "no finding matches the filters (authority Kent; theme recording_systems)"),
+    (["--theme", "thresholds", "--authority", "Lancashire"],
+     "(no finding of those themes passes the other filters: widen them)"),
+    (["--themes", "thresholds"], "thresholds: theme taxonomy not found (give --themes the taxonomy's YAML "
+                                 "file, e.g. labels/themes.yaml; to summarise one theme, use --theme)"),
 ])
 def test_bad_filters_are_one_line_errors(tmp_path, runner, options, message):
     tagged = tmp_path / "tagged.jsonl"
