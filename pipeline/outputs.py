@@ -42,11 +42,11 @@ def output_error(path: Path | str, exc: OSError, option: str = "--out") -> Outpu
     return OutputError(msg, path=str(path), fix=fix)
 
 
-def check_output_file(path: Path | str, option: str = "--out", example: str = "tagged.jsonl") -> None:
+def check_output_file(path: Path | str) -> None:
     """Before any work: an output file that could not be written at the end."""
     if Path(path).is_dir():
         raise OutputError("is a folder, not a file", path=str(path),
-                          fix=f"give a file name, e.g. {option} {Path(path) / example}")
+                          fix=f"give a file name, e.g. --out {Path(path) / 'tagged.jsonl'}")
 
 
 def check_output_folder(path: Path | str, option: str = "--out") -> None:

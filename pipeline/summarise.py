@@ -225,10 +225,12 @@ class Filters:
     until: str | None = None
     themes: Sequence[str] = ()
 
-    def describe(self) -> dict:
+    def describe(self, taxonomy: Taxonomy) -> dict:
+        """The filters as recorded; ``taxonomy`` is what ``self.taxonomy()`` gave, so that themes are
+        recorded as resolved (ids, not the words typed)."""
         return {"authority": sorted(self.authorities), "kind": sorted(self.kinds),
                 "judgement": sorted(self.judgements), "since": self.since, "until": self.until,
-                "theme": sorted(self.themes)}
+                "theme": list(taxonomy.ids) if self.themes else []}
 
     def taxonomy(self, taxonomy: Taxonomy) -> Taxonomy:
         """The themes summarised: the taxonomy's, or those of --theme (by id or by name)."""
@@ -437,7 +439,7 @@ def summarise(records: list[dict], taxonomy: Taxonomy, filters: Filters,
               per_theme: int = 5) -> Summary:
     taxonomy = filters.taxonomy(taxonomy)
     kept, scope, undated = filters.apply(records)
-    all_kept, described = None, filters.describe()
+    all_kept = None
     if filters.themes:
         # the findings of those themes; letters in scope stay those of the letter filters,
         # and an authority's or a year's findings stay all of them, so that a share means
@@ -447,8 +449,7 @@ def summarise(records: list[dict], taxonomy: Taxonomy, filters: Filters,
 
         all_kept, kept = kept, [r for r in kept if of_themes(r)]
         undated = filters.apply([r for r in records if of_themes(r)])[2]
-        described["theme"] = list(taxonomy.ids)   # as resolved: ids, not the words typed
-    summary = Summary(taxonomy, kept, described, scope, undated)
+    summary = Summary(taxonomy, kept, filters.describe(taxonomy), scope, undated)
     summary.themes = theme_table(kept, taxonomy, set(scope))
     # "Swindon" and "SWINDON " are one authority to the filter, so one row here
     spelling = spellings(records, "authority")

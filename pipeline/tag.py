@@ -298,11 +298,11 @@ def check_models(models_dir: Path, taxonomy: Taxonomy, patterns: str | Path, ver
 
 def letter_records(paths: Iterable[str | Path]) -> Iterator[list[dict]]:
     """The finding records of each letter, letter by letter."""
-    from .ingest import find_letters, read_document
+    from .ingest import iter_input_files, read_document
     from .segment import LetterIds, finding_records, segment_document
 
     ids = LetterIds()
-    for path in find_letters(list(paths)):   # none found is an error naming the paths
+    for path in iter_input_files(list(paths)):
         seg = segment_document(read_document(path))
         yield list(finding_records(seg, ids(seg.document)))
 
