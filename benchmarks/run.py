@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/run.py batch          # batch tagging, N = 1,000 and 10,000
     .venv/bin/python benchmarks/run.py batch --sizes 1000 --jobs 1 2 --repeat 3
     .venv/bin/python benchmarks/run.py batch --sizes 1000 --jobs 1 --method rules   # a bound: no models
+    .venv/bin/python benchmarks/run.py summarise      # summaries of N tagged letters, N = 1,000 and 10,000
 
 Each benchmark runs the real command in a subprocess on this machine and records
 wall time and peak memory (the largest resident set of the process or its
@@ -283,6 +284,81 @@ def render_batch(batch: dict) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------- summaries
+
+def build_tagged(tmp: Path, sizes: list[int]) -> dict[int, Path]:
+    """Tagged files of N letters: the corpus PDFs and the seeds tagged once, then each
+    tagged letter written again under a new content hash and id until there are N, as
+    'tag' writes distinct letters (and 'summarise' counts letters by their hash)."""
+    sources = sorted((ROOT / "corpus").glob("*.pdf")) + sorted((ROOT / "seeds").glob("*.txt"))
+    folder = tmp / "letters"
+    build_batch(folder, len(sources))
+    base = tmp / "base.jsonl"
+    timed(CLI + ["tag", str(folder), "--out", str(base), "--quiet"])
+    letters: dict[str, list[str]] = {}
+    for line in open(base, encoding="utf-8"):
+        letters.setdefault(json.loads(line)["sha256"], []).append(line)
+    order = list(letters.items())
+    made = {}
+    for n in sizes:
+        path = made[n] = tmp / f"tagged-{n}.jsonl"
+        with open(path, "w", encoding="utf-8") as out:
+            for i in range(n):
+                sha256, lines = order[i % len(order)]
+                copy = i // len(letters)
+                if not copy:
+                    out.writelines(lines)
+                    continue
+                letter_id = json.loads(lines[0])["letter_id"]
+                new_sha = f"{copy:08x}{sha256[8:]}"
+                out.writelines(line.replace(sha256, new_sha).replace(letter_id, f"{letter_id}~{copy}")
+                               for line in lines)
+    return made
+
+
+def bench_summarise(sizes: list[int], repeat: int = 1) -> dict:
+    """`safeguarding-themes summarise` on tagged files of N letters: time and peak memory."""
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = build_tagged(Path(tmp), sizes)
+        for n, path in files.items():
+            findings = sum(1 for _ in open(path, encoding="utf-8"))
+            done = [timed_tree(CLI + ["summarise", str(path), "--out", str(Path(tmp) / f"summary-{n}")])
+                    for _ in range(repeat)]
+            best = min(done, key=lambda r: r["seconds"])
+            print(f"summarise: {n} letters, {findings} findings: {best['seconds']:.1f} s, "
+                  f"peak {best['peak_rss_mib']:.0f} MiB", file=sys.stderr, flush=True)
+            runs.append({"letters": n, "findings": findings, "machine": machine(),
+                         "file_mib": round(path.stat().st_size / 2**20, 1),
+                         "seconds": best["seconds"], "runs": [r["seconds"] for r in done],
+                         "findings_per_second": round(findings / best["seconds"], 1),
+                         "peak_rss_mib": max(r["peak_rss_mib"] for r in done),
+                         "command_output": best["output"]})
+            path.unlink()
+    return {"runs": runs}
+
+
+def render_summarise(result: dict) -> list[str]:
+    lines = ["## Summaries", "",
+             "`safeguarding-themes summarise TAGGED --out DIR` on the tagged findings of N letters "
+             "(the corpus PDFs and the seed letters tagged once, then each tagged letter written "
+             "again under a new content hash and id), end to end: reading and checking every "
+             "finding, the tables, XLSX, JSON and both reports. Peak memory (RSS) sampled every "
+             f"0.2 s. Measured {result['measured']}.", ""]
+    machines = list(dict.fromkeys(describe_machine(entry.get("machine")) for entry in result["runs"]))
+    lines += [f"Machine: {'; '.join(machines)}.", "",
+              "| letters | findings | file (MiB) | seconds (best; runs) | findings/s | peak RSS (MiB) |",
+              "|---:|---:|---:|---|---:|---:|"]
+    for entry in result["runs"]:
+        runs = ", ".join(f"{s:.1f}" for s in entry["runs"])
+        lines.append(f"| {entry['letters']:,} | {entry['findings']:,} | {entry['file_mib']:,.0f} | "
+                     f"{entry['seconds']:.1f}; {runs} | {entry['findings_per_second']:,.0f} | "
+                     f"{entry['peak_rss_mib']:.0f} |")
+    if result.get("note"):
+        lines += ["", f"Note: {result['note']}"]
+    return lines + [""]
+
+
 def render(results: dict) -> str:
     lines = ["# Benchmark results", "",
              "Each section names the machine it was measured on (a section measured again on "
@@ -303,6 +379,8 @@ def render(results: dict) -> str:
     for key in ("batch", "batch_rules"):
         if results.get(key):
             lines += render_batch(results[key])
+    if results.get("summarise"):
+        lines += render_summarise(results["summarise"])
     return "\n".join(lines)
 
 
@@ -317,6 +395,10 @@ def main(argv: list[str] | None = None) -> None:
     batch.add_argument("--method", default="combined", choices=["combined", "rules"])
     batch.add_argument("--repeat", type=int, default=1,
                        help="rounds per size; the best time of each is reported")
+    summarise = sub.add_parser("summarise", help="time summaries of N tagged letters")
+    summarise.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    summarise.add_argument("--repeat", type=int, default=1,
+                           help="runs per size; the best time is reported")
     args = parser.parse_args(argv)
 
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
@@ -332,6 +414,12 @@ def main(argv: list[str] | None = None) -> None:
             new["runs"] = sorted([r for r in old.get("runs", []) if r["documents"] not in args.sizes]
                                  + new["runs"], key=lambda r: r["documents"])
         results[key] = {**new, "measured": time.strftime("%Y-%m-%d")}
+    if args.benchmark == "summarise":
+        new = bench_summarise(args.sizes, args.repeat)
+        old = (results.get("summarise") or {}).get("runs", [])
+        new["runs"] = sorted([r for r in old if r["letters"] not in args.sizes] + new["runs"],
+                             key=lambda r: r["letters"])
+        results["summarise"] = {**new, "measured": time.strftime("%Y-%m-%d")}
     RESULTS_JSON.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     RESULTS_MD.write_text(render(results))
     print(render(results))

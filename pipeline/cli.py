@@ -376,6 +376,7 @@ def summarise_command(
                                           "theme (default: params.yaml, summarise.typical_findings)."),
     themes: Path = THEMES_OPTION,
     params: Optional[Path] = PARAMS_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Theme summaries of tagged findings: tables (CSV, and XLSX with a sheet per
     table) per theme by judgement with the share of letters, per local authority
@@ -400,7 +401,8 @@ def summarise_command(
     if per_theme is None:
         per_theme = load_params(params, "summarise").get("typical_findings", 5)
     filters = Filters(authority, kind, judgement, since, until, theme)
-    typer.echo(run_summarise(tagged, out, load_taxonomy(themes), filters, per_theme), err=True)
+    typer.echo(run_summarise(tagged, out, load_taxonomy(themes), filters, per_theme, progress=not quiet),
+               err=True)
 
 
 rules_app = typer.Typer(help="Inspect the rule patterns.", no_args_is_help=True)

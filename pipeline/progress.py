@@ -11,11 +11,16 @@ T = TypeVar("T")
 def progress_bar(items: Iterable[T], *, total: int | None = None, desc: str = "",
                  unit: str = "letter", enabled: bool = True):
     """A tqdm bar when ``enabled`` and stderr is a terminal; otherwise the items unchanged."""
-    if not enabled or not sys.stderr.isatty():
+    if not shown(enabled):
         return _Silent(items)
     from tqdm import tqdm
 
     return tqdm(items, total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+
+
+def shown(enabled: bool = True) -> bool:
+    """Whether a bar would be drawn (for work done only to draw one)."""
+    return enabled and sys.stderr.isatty()
 
 
 class _Silent:

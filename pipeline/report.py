@@ -11,7 +11,7 @@ import re
 from html import escape
 from typing import Iterator, Sequence
 
-from .summarise import describe_filters, letter_of, year_of
+from .summarise import describe_filters
 
 JUDGEMENT_COLOURS = [("strength", "Strength", "#2e7d32"),
                      ("meets_requirements", "Meets requirements", "#1565c0"),
@@ -205,13 +205,7 @@ def chart_heatmap(summary) -> tuple[str, str]:
 def chart_over_time(summary) -> str:
     """Per theme, a small bar chart: the share of each year's letters that cite it."""
     tax = summary.taxonomy
-    letters_by_year: dict[str, set] = {}
-    citing: dict[tuple[str, str], set] = {}
-    for letter, r in summary.scope.items():
-        letters_by_year.setdefault(year_of(r), set()).add(letter)
-    for r in summary.records:
-        for theme in r["themes"]:
-            citing.setdefault((year_of(r), theme), set()).add(letter_of(r))
+    letters_by_year, citing = summary.letters_by_year, summary.citing
     # a time axis: every year from the first to the last (undated letters are left out)
     years = sorted(int(y) for y in letters_by_year if y.isdigit())
     labels = [str(y) for y in range(years[0], years[-1] + 1)] if years else []
@@ -234,10 +228,10 @@ def chart_over_time(summary) -> str:
         n = max(len(labels), 1)
         bw = plot_w / n
         for i, year in enumerate(labels):
-            total = len(letters_by_year.get(year, ()))
+            total = letters_by_year.get(year, 0)
             if not total:
                 continue   # no letter that year: no bar, unlike a share of 0%
-            share = len(citing.get((year, theme), ())) / total
+            share = citing.get((year, theme), 0) / total
             h = plot_h * share
             parts.append(f'<rect class="bar" x="{px + i * bw + 1:.1f}" y="{base - h:.1f}" '
                          f'width="{max(bw - 2, 1):.1f}" height="{max(h, 0.5):.1f}" fill="#1565c0">'

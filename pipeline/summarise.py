@@ -14,6 +14,7 @@ The same figures as JSON, a Markdown report, and a self-contained HTML report
 from __future__ import annotations
 
 import calendar
+import hashlib
 import io
 import json
 import math
@@ -24,7 +25,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError, ParamsError
 from .judgement import JUDGEMENTS, judgement_id
@@ -46,27 +47,31 @@ _TEXT_FIELDS = ("id", "letter_id", "source", "authority", "kind", "letter_date",
                 "inspection_start", "inspection_end", "inspector", "section", "subsection")
 
 
-def read_tagged(path: Path, taxonomy: Taxonomy | None = None) -> list[dict]:
-    """The tagged findings (JSONL or CSV from 'tag'), each checked field by field:
-    a value of the wrong type is an error naming the line, never a traceback or a
-    silently wrong figure. Theme ids must be the taxonomy's, judgements are read
-    case aside, and a theme given twice counts once."""
-    path = Path(path)
+def check_tagged_path(path: Path) -> None:
+    """A tagged file 'summarise' can read (a folder or another kind of file is refused
+    before the filters are checked or any line read)."""
     if path.is_dir():
         raise InputError("is a folder, not a file", path=str(path),
                          fix="give the JSONL or CSV output of 'safeguarding-themes tag'")
     if path.suffix.lower() not in (".jsonl", ".json", ".csv", ".ndjson"):
         raise InputError(f"cannot read a {path.suffix or 'file without extension'} file here",
                          path=str(path), fix="give the JSONL or CSV output of 'safeguarding-themes tag'")
-    records = []
+
+
+def iter_tagged(path: Path, taxonomy: Taxonomy | None = None) -> Iterator[dict]:
+    """The tagged findings (JSONL or CSV from 'tag'), one at a time, each checked field
+    by field: a value of the wrong type is an error naming the line, never a traceback
+    or a silently wrong figure. Theme ids must be the taxonomy's, judgements are read
+    case aside, and a theme given twice counts once."""
+    path = Path(path)
+    check_tagged_path(path)
     for line, row in iter_rows(path):
         if "themes" not in row or "text" not in row:
             raise InputError("not a tagged finding (no 'themes' or 'text')", path=str(path), line=line,
                              fix="give the output of 'safeguarding-themes tag'")
         _check_record(row, path, line, taxonomy)
         row["_line"] = line
-        records.append(row)
-    return records
+        yield row
 
 
 def _check_record(row: dict, path: Path, line: int, taxonomy: Taxonomy | None) -> None:
@@ -245,11 +250,8 @@ class Filters:
             wanted.update(found)
         return Taxonomy(tuple(t for t in taxonomy.themes if t.id in wanted), taxonomy.path)
 
-    def apply(self, records: Iterable[dict]) -> tuple[list[dict], dict[str, dict], int]:
-        """The findings kept, and the letters in scope: those that pass the letter
-        filters (authority, kind, dates), whatever their findings' judgements, so that
-        a share of letters keeps its meaning under --judgement; and how many findings
-        the other filters kept that a date filter left out for having no date."""
+    def resolve(self) -> "Scope":
+        """The filters checked and read: judgements by id, dates as days, names as matched."""
         judgements = set()
         for given in self.judgements:
             judgement = judgement_id(given)   # "Priority action", as the file may say it
@@ -262,27 +264,36 @@ class Filters:
         if since and until and since > until:
             raise ParamsError(f"--since {self.since} is after --until {self.until}",
                               fix="swap them, or check the years")
-        authorities = {match_key(a) for a in self.authorities}
-        kinds = {match_key(k) for k in self.kinds}
-        kept: list[dict] = []
-        scope: dict[str, dict] = {}   # letter -> one of its findings (for its authority, year)
-        undated = 0
-        for r in records:
-            if authorities and match_key(r.get("authority")) not in authorities:
-                continue
-            if kinds and match_key(r.get("kind")) not in kinds:
-                continue
-            judged = not judgements or judgement_of(r) in judgements
-            if since or until:
-                # a letter dated only by its month or year is kept if that overlaps
-                period = letter_period(r)
-                if period is None or (since and period[1] < since) or (until and period[0] > until):
-                    undated += period is None and judged
-                    continue
-            scope.setdefault(letter_of(r), r)
-            if judged:
-                kept.append(r)
-        return kept, scope, undated
+        return Scope(frozenset(match_key(a) for a in self.authorities),
+                     frozenset(match_key(k) for k in self.kinds), frozenset(judgements), since, until)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The filters as a finding is tested against them. A letter is in scope when it
+    passes the letter filters (authority, kind, dates), whatever its findings'
+    judgements, so that a share of letters keeps its meaning under --judgement."""
+    authorities: frozenset[str]
+    kinds: frozenset[str]
+    judgements: frozenset[str]
+    since: date | None
+    until: date | None
+
+    def letter_passes(self, authority: str, kind: str) -> bool:
+        """``authority`` and ``kind`` as ``match_key`` gives them."""
+        return (not self.authorities or authority in self.authorities) and (
+            not self.kinds or kind in self.kinds)
+
+    def dated_in(self, period: tuple[date, date] | None) -> bool:
+        """Whether the letter's days pass --since/--until; a letter dated only by its
+        month or year passes if they overlap, and one without a date does not."""
+        if not (self.since or self.until):
+            return True
+        return period is not None and not (self.since and period[1] < self.since) and not (
+            self.until and period[0] > self.until)
+
+    def judged_in(self, record: dict) -> bool:
+        return not self.judgements or judgement_of(record) in self.judgements
 
 
 def match_key(value) -> str:
@@ -326,27 +337,22 @@ def letter_of(record: dict) -> str:
 @dataclass
 class Summary:
     taxonomy: Taxonomy
-    records: list[dict]
     filters: dict
-    scope: dict = field(default_factory=dict)   # letters that pass the letter filters
-    undated_left_out: int = 0   # findings a date filter left out for having no date
+    findings: int = 0              # findings kept by the filters
+    letters: int = 0               # letters that pass the letter filters
+    letters_with_findings: int = 0   # letters some kept finding is from: fewer under --judgement
+    themes_tagged: int = 0
+    undated_left_out: int = 0      # findings a date filter left out for having no date
+    letters_by_year: dict[str, int] = field(default_factory=dict)   # letters in scope, by year
+    citing: dict[tuple[str, str], int] = field(default_factory=dict)   # (year, theme): letters citing it
     themes: list[dict] = field(default_factory=list)
     authority_theme: list[dict] = field(default_factory=list)
     year_theme: list[dict] = field(default_factory=list)
     typical_findings: list[dict] = field(default_factory=list)
 
-    @property
-    def letters(self) -> int:
-        return len(self.scope)
-
-    @property
-    def letters_with_findings(self) -> int:
-        """Letters some kept finding is from: fewer than those in scope under --judgement."""
-        return len({letter_of(r) for r in self.records})
-
     def headline(self) -> str:
         """'N findings from M letters', saying so where shares are of more letters."""
-        text = f"{counted(len(self.records), 'finding')} from {counted(self.letters_with_findings, 'letter')}"
+        text = f"{counted(self.findings, 'finding')} from {counted(self.letters_with_findings, 'letter')}"
         if self.letters_with_findings != self.letters:
             text += f" (shares of letters are of the {self.letters} letters in scope)"
         return text
@@ -355,110 +361,213 @@ class Summary:
         return {name: getattr(self, name) for name in TABLES}
 
 
-def theme_table(records: list[dict], taxonomy: Taxonomy, letters: set[str] | None = None) -> list[dict]:
-    """Per theme: findings by judgement, and the letters (of ``letters``, all letters
-    in scope) with at least one finding on it."""
-    letters = {letter_of(r) for r in records} if letters is None else letters
-    by_theme = {t: Counter() for t in taxonomy.ids}
-    letters_with = defaultdict(set)
-    for r in records:
-        for theme in r["themes"]:
-            if theme in by_theme:
-                by_theme[theme][judgement_of(r)] += 1
-                letters_with[theme].add(letter_of(r))
-    rows = []
-    for theme in taxonomy.ids:
-        counts = by_theme[theme]
-        rows.append({"theme": theme, "name": taxonomy.name(theme),
-                     **{j: counts.get(j, 0) for j in JUDGEMENTS},
-                     "findings": sum(counts.values()),
-                     "letters": len(letters_with[theme]),
-                     "share_of_letters": round(len(letters_with[theme]) / len(letters), 4) if letters else 0.0})
-    return rows
+class Tally:
+    """The figures of a summary, gathered one finding at a time.
 
+    What it keeps grows with the letters, authorities and years of the file, not with
+    its findings (but for a 16-byte key per finding, to find repeats): 'tag' on 10,000
+    letters writes about 1.5 million findings, which as records would take some 13 GB.
+    """
 
-def cross_table(records: list[dict], taxonomy: Taxonomy, key: str, value,
-                scope: dict[str, dict] | None = None, all_findings: list[dict] | None = None) -> list[dict]:
-    """Per value of ``key`` (authority, year): its letters in scope, its findings (of
-    ``all_findings`` where given: under --theme, all of them, so that a theme's column
-    is a share of them), and its findings per theme."""
-    findings: dict[str, Counter] = defaultdict(Counter)
-    totals: Counter = Counter()
-    letters: dict[str, set] = defaultdict(set)
-    for letter, r in (scope or {letter_of(r): r for r in records}).items():
-        letters[value(r)].add(letter)
-    for r in (records if all_findings is None else all_findings):
-        totals[value(r)] += 1
-    for r in records:
-        for theme in r["themes"]:
-            findings[value(r)][theme] += 1
-    rows = []
-    for k in sorted(set(totals) | set(letters), key=lambda x: (x == UNKNOWN, x)):
-        rows.append({key: k, "letters": len(letters[k]), "findings": totals[k],
-                     **{t: findings[k].get(t, 0) for t in taxonomy.ids}})
-    return rows
+    def __init__(self, taxonomy: Taxonomy, filters: Filters, per_theme: int = 5):
+        self.filters = filters
+        self.per_theme = per_theme
+        self.taxonomy = filters.taxonomy(taxonomy)
+        self.scope_filter = filters.resolve()
+        self.ids = self.taxonomy.ids
+        self._summarised = frozenset(self.ids)
+        self.read = 0                  # findings in the file
+        self.repeated = 0              # ... left out as repeats of earlier ones
+        self._seen: set[bytes] = set()
+        # of every finding that is not a repeat, filters aside: for warnings and hints
+        self.spelled = {name: defaultdict(Counter) for name in ("authority", "kind")}
+        self.present = {name: set() for name in ("authority", "kind")}
+        self.bad_dates = 0             # findings with a date that is not understood
+        self.bad_dated_otherwise = 0   # ... of which another of its dates gives the days
+        self.first_bad: tuple[str, int] | None = None   # (value, line)
+        self.any_dated = False
+        # of the filters
+        self.undated_left_out = 0
+        self.scope: dict[str, tuple[str, str]] = {}   # letter -> its first finding's (authority, year)
+        self.all_findings = {"authority": Counter(), "year": Counter()}   # every theme's
+        self.findings = 0
+        self.letters_with: set[str] = set()
+        self.undated = self.unnamed = self.unjudged = self.themes_tagged = 0
+        self.by_judgement = {t: Counter() for t in self.ids}
+        self.theme_letters: dict[str, set] = {t: set() for t in self.ids}
+        self.cross = {"authority": defaultdict(Counter), "year": defaultdict(Counter)}
+        self.citing: dict[tuple[str, str], set] = defaultdict(set)
+        # per theme, its typical findings so far: letter -> (sort key, row), at most per_theme
+        self.typical: dict[str, dict[str, tuple]] = {t: {} for t in self.ids}
 
+    def add(self, record: dict) -> None:
+        self.read += 1
+        letter = letter_of(record)
+        if self._is_repeat(record, letter):
+            self.repeated += 1
+            return
+        authority, kind = match_key(record.get("authority")), match_key(record.get("kind"))
+        self._note_values(record, authority, kind)
+        period = letter_period(record)
+        if record.get("_bad_date"):
+            self.bad_dates += 1
+            self.bad_dated_otherwise += period is not None
+            self.first_bad = self.first_bad or (record["_bad_date"], record.get("_line"))
+        self.any_dated = self.any_dated or period is not None
 
-def typical_findings(records: list[dict], taxonomy: Taxonomy, per_theme: int) -> list[dict]:
-    """Per theme, the findings it is most surely about (highest score), one per letter
-    so that one letter's repeated wording does not fill the list."""
-    rows = []
-    for theme in taxonomy.ids:
-        tagged = [r for r in records if theme in r["themes"]]
-        tagged.sort(key=lambda r: (-float((r.get("scores") or {}).get(theme, 1.0)), str(r.get("id"))))
-        seen: set[str] = set()
-        rank = 0
-        for r in tagged:
-            if letter_of(r) in seen:
+        scope = self.scope_filter
+        if not scope.letter_passes(authority, kind):
+            return
+        judged = scope.judged_in(record)
+        # under --theme, the findings of those themes; letters in scope stay those of the
+        # letter filters, and an authority's or a year's findings stay all of them, so
+        # that a share means the same with --theme as without
+        of_themes = not self.filters.themes or not self._summarised.isdisjoint(record["themes"])
+        if not scope.dated_in(period):
+            self.undated_left_out += period is None and judged and of_themes
+            return
+        year = str(period[0].year) if period else UNKNOWN
+        self.scope.setdefault(letter, (authority, year))
+        if not judged:
+            return
+        self.all_findings["authority"][authority] += 1
+        self.all_findings["year"][year] += 1
+        if of_themes:
+            self._keep(record, letter, authority, year, period)
+
+    def _keep(self, record: dict, letter: str, authority: str, year: str, period) -> None:
+        self.findings += 1
+        self.letters_with.add(letter)
+        self.undated += period is None
+        self.unnamed += letter.startswith("line:")
+        self.unjudged += record.get("judgement") is None
+        judgement = judgement_of(record)
+        scores = record.get("scores") or {}
+        for theme in record["themes"]:
+            if theme not in self._summarised:
                 continue
-            seen.add(letter_of(r))
-            rank += 1
-            spans = (r.get("evidence") or {}).get(theme) or []
-            rows.append({"theme": theme, "rank": rank, "id": r.get("id"), "letter_id": r.get("letter_id"),
-                         "authority": r.get("authority"), "letter_date": r.get("letter_date"),
-                         "judgement": r.get("judgement"),
-                         "score": round(float((r.get("scores") or {}).get(theme, 1.0)), 4),
-                         "evidence": "; ".join(str(s.get("text", "")) for s in spans),
-                         "text": r.get("text"), "_spans": spans})
-            if rank == per_theme:
-                break
-    return rows
+            self.themes_tagged += 1
+            self.by_judgement[theme][judgement] += 1
+            self.theme_letters[theme].add(letter)
+            self.cross["authority"][authority][theme] += 1
+            self.cross["year"][year][theme] += 1
+            self.citing[(year, theme)].add(letter)
+            self._offer(theme, letter, record, float(scores.get(theme, 1.0)))
+
+    def _offer(self, theme: str, letter: str, record: dict, score: float) -> None:
+        """Keep the finding among the theme's typical findings if it is one of them:
+        the per_theme letters with the findings most surely about the theme (highest
+        score, then by id, then the earlier in the file), each letter's best finding.
+        A letter left out has a best finding behind per_theme others', which only get
+        better, so none of its findings is needed again: only a later, better one."""
+        key = (-score, str(record.get("id")), self.findings)
+        chosen = self.typical[theme]
+        held = chosen.get(letter)
+        if held is not None:
+            if key < held[0]:
+                chosen[letter] = (key, _typical_row(record, theme, score))
+            return
+        if len(chosen) >= self.per_theme:
+            last = max(chosen, key=lambda other: chosen[other][0])
+            if key > chosen[last][0]:
+                return
+            del chosen[last]
+        chosen[letter] = (key, _typical_row(record, theme, score))
+
+    def _is_repeat(self, record: dict, letter: str) -> bool:
+        """A finding whose letter, offsets and text an earlier one has (one output
+        appended to another with the same letters). Findings without offsets (a
+        spreadsheet's rows) are never repeats."""
+        start, end = _offset(record.get("start")), _offset(record.get("end"))
+        if start is None or end is None:
+            return False
+        key = hashlib.blake2b(f"{letter}\x1f{start}\x1f{end}\x1f{record['text']}".encode(
+            "utf-8", "surrogatepass"), digest_size=16).digest()
+        if key in self._seen:
+            return True
+        self._seen.add(key)
+        return False
+
+    def _note_values(self, record: dict, authority: str, kind: str) -> None:
+        """The values of the fields filters match, and their spellings."""
+        for name, key in (("authority", authority), ("kind", kind)):
+            self.present[name].add(key)
+            if record.get(name) and key:
+                self.spelled[name][key][" ".join(str(record[name]).split())] += 1
+
+    def spellings(self, name: str) -> dict[str, str]:
+        """Per value of ``name`` as filters match it, its most common spelling in the
+        file (spacing tidied; the first in order on a tie)."""
+        return {key: min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
+                for key, counts in self.spelled[name].items()}
+
+    def summary(self) -> Summary:
+        summary = Summary(self.taxonomy, self.filters.describe(self.taxonomy), self.findings,
+                          len(self.scope), len(self.letters_with), self.themes_tagged, self.undated_left_out)
+        summary.letters_by_year = dict(Counter(year for _, year in self.scope.values()))
+        summary.citing = {key: len(letters) for key, letters in self.citing.items()}
+        summary.themes = self._theme_table()
+        # "Swindon" and "SWINDON " are one authority to the filter, so one row here
+        spelling = self.spellings("authority")
+        summary.authority_theme = self._cross_table("authority", 0, lambda a: spelling.get(a) or UNKNOWN)
+        summary.year_theme = self._cross_table("year", 1, lambda y: y)
+        summary.typical_findings = self._typical()
+        return summary
+
+    def _theme_table(self) -> list[dict]:
+        """Per theme: findings by judgement, and the letters in scope with at least one
+        finding on it."""
+        letters = len(self.scope)
+        rows = []
+        for theme in self.ids:
+            counts, citing = self.by_judgement[theme], len(self.theme_letters[theme])
+            rows.append({"theme": theme, "name": self.taxonomy.name(theme),
+                         **{j: counts.get(j, 0) for j in JUDGEMENTS},
+                         "findings": sum(counts.values()), "letters": citing,
+                         "share_of_letters": round(citing / letters, 4) if letters else 0.0})
+        return rows
+
+    def _cross_table(self, key: str, place: int, shown) -> list[dict]:
+        """Per value of ``key`` (authority, year; ``shown`` gives it as written): its
+        letters in scope, all its findings, and its findings per theme."""
+        letters: Counter = Counter()
+        totals: Counter = Counter()
+        findings: dict[str, Counter] = defaultdict(Counter)
+        for where in self.scope.values():
+            letters[shown(where[place])] += 1
+        for value, n in self.all_findings[key].items():
+            totals[shown(value)] += n
+        for value, counts in self.cross[key].items():
+            findings[shown(value)].update(counts)
+        return [{key: k, "letters": letters[k], "findings": totals[k],
+                 **{t: findings[k].get(t, 0) for t in self.ids}}
+                for k in sorted(set(totals) | set(letters), key=lambda x: (x == UNKNOWN, x))]
+
+    def _typical(self) -> list[dict]:
+        """Per theme, the findings it is most surely about (highest score), one per
+        letter so that one letter's repeated wording does not fill the list."""
+        rows = []
+        for theme in self.ids:
+            chosen = sorted(self.typical[theme].values(), key=lambda held: held[0])
+            rows += [{"theme": theme, "rank": rank, **row} for rank, (_, row) in enumerate(chosen, 1)]
+        return rows
 
 
-def spellings(records: list[dict], key: str) -> dict[str, str]:
-    """Per value of ``key`` as filters match it, its most common spelling in the file
-    (spacing tidied; the first in order on a tie)."""
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for r in records:
-        if r.get(key) and match_key(r[key]):
-            counts[match_key(r[key])][" ".join(str(r[key]).split())] += 1
-    return {k: min(c.items(), key=lambda item: (-item[1], item[0]))[0] for k, c in counts.items()}
+def _typical_row(record: dict, theme: str, score: float) -> dict:
+    spans = (record.get("evidence") or {}).get(theme) or []
+    return {"id": record.get("id"), "letter_id": record.get("letter_id"), "authority": record.get("authority"),
+            "letter_date": record.get("letter_date"), "judgement": record.get("judgement"),
+            "score": round(score, 4), "evidence": "; ".join(str(s.get("text", "")) for s in spans),
+            "text": record.get("text"), "_spans": spans}
 
 
-def summarise(records: list[dict], taxonomy: Taxonomy, filters: Filters,
+def summarise(records: Iterable[dict], taxonomy: Taxonomy, filters: Filters,
               per_theme: int = 5) -> Summary:
-    taxonomy = filters.taxonomy(taxonomy)
-    kept, scope, undated = filters.apply(records)
-    all_kept = None
-    if filters.themes:
-        # the findings of those themes; letters in scope stay those of the letter filters,
-        # and an authority's or a year's findings stay all of them, so that a share means
-        # the same with --theme as without
-        def of_themes(r: dict) -> bool:
-            return any(t in taxonomy for t in r["themes"])
-
-        all_kept, kept = kept, [r for r in kept if of_themes(r)]
-        undated = filters.apply([r for r in records if of_themes(r)])[2]
-    summary = Summary(taxonomy, kept, filters.describe(taxonomy), scope, undated)
-    summary.themes = theme_table(kept, taxonomy, set(scope))
-    # "Swindon" and "SWINDON " are one authority to the filter, so one row here
-    spelling = spellings(records, "authority")
-    summary.authority_theme = cross_table(kept, taxonomy, "authority",
-                                          lambda r: spelling.get(match_key(r.get("authority"))) or UNKNOWN,
-                                          scope, all_kept)
-    summary.year_theme = cross_table(kept, taxonomy, "year", year_of, scope, all_kept)
-    summary.typical_findings = typical_findings(kept, taxonomy, per_theme)
-    return summary
+    """The summary of ``records`` (read one at a time) under ``filters``."""
+    tally = Tally(taxonomy, filters, per_theme)
+    for record in records:
+        tally.add(record)
+    return tally.summary()
 
 
 # ----------------------------------------------------------------- writing
@@ -525,23 +634,6 @@ def _as_text(cell) -> None:
         cell.quotePrefix = True
 
 
-def without_repeats(records: list[dict]) -> tuple[list[dict], int]:
-    """The findings, each once: a finding whose letter, offsets and text an earlier one
-    has (one output appended to another with the same letters) is left out. Findings
-    without offsets (a spreadsheet's rows) are all kept."""
-    seen: set[tuple] = set()
-    kept = []
-    for r in records:
-        start, end = _offset(r.get("start")), _offset(r.get("end"))
-        if start is not None and end is not None:
-            key = (letter_of(r), start, end, r["text"])
-            if key in seen:
-                continue
-            seen.add(key)
-        kept.append(r)
-    return kept, len(records) - len(kept)
-
-
 def _offset(value) -> int | None:
     """A character offset, as JSONL gives it or as a CSV cell holds it."""
     if isinstance(value, str) and value.strip().isdigit():
@@ -550,22 +642,28 @@ def _offset(value) -> int | None:
 
 
 def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filters | None = None,
-                  per_theme: int = 5) -> str:
+                  per_theme: int = 5, progress: bool = True) -> str:
     """Summarise ``tagged`` into ``out_dir``; the warnings and a one-line summary.
-    Every file is made before any is written, and they replace the folder's earlier
-    files together: a failure leaves the folder as it was."""
+    The file is read one finding at a time. Every file is made before any is written,
+    and they replace the folder's earlier files together: a failure leaves the folder
+    as it was."""
+    from .progress import progress_bar, shown
     from .report import render_html, render_markdown
 
     filters = filters or Filters()
-    records = read_tagged(tagged, taxonomy)
-    if not records:
+    check_tagged_path(Path(tagged))
+    tally = Tally(taxonomy, filters, per_theme)
+    with progress_bar(iter_tagged(tagged, taxonomy), total=_lines(Path(tagged)) if shown(progress) else None,
+                      desc="summarise", unit=" findings", enabled=progress) as findings:
+        for record in findings:
+            tally.add(record)
+    if not tally.read:
         raise InputError("no tagged findings in the file", path=str(tagged),
                          fix="tag some letters first with 'safeguarding-themes tag'")
-    records, repeated = without_repeats(records)
-    summary = summarise(records, taxonomy, filters, per_theme)
-    if not summary.records:
+    summary = tally.summary()
+    if not summary.findings:
         raise InputError(f"no finding matches the filters ({describe_filters(summary.filters)})",
-                         path=str(tagged), fix=_absent_values(records, filters)
+                         path=str(tagged), fix=_absent_values(tally)
                          or ("no finding of those themes passes the other filters: widen them"
                              if filters.themes else "")
                          or "widen the filters; authority and kind are matched exactly, case aside")
@@ -579,83 +677,94 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
         error = output_error(tempfile.gettempdir(), exc)
         raise OutputError(f"building summary.xlsx: {error.message}", path=error.path,
                           fix=error.fix) from None
-    figures = {"source": str(tagged), "filters": summary.filters, "findings": len(summary.records),
+    figures = {"source": str(tagged), "filters": summary.filters, "findings": summary.findings,
                "letters": summary.letters, "letters_with_findings": summary.letters_with_findings,
-               "themes_tagged": sum(t in summary.taxonomy for r in summary.records for t in r["themes"]),
-               **tables}
+               "themes_tagged": summary.themes_tagged, **tables}
     files["summary.json"] = json_text(figures).encode("utf-8")
     files["report.md"] = render_markdown(summary, str(tagged)).encode("utf-8")
     files["report.html"] = render_html(summary, str(tagged)).encode("utf-8")
     write_files_together(out_dir, files)
-    return "".join(f"warning: {n}\n" for n in _warnings(records, summary, filters, repeated)) + (
+    return "".join(f"warning: {n}\n" for n in _warnings(tally)) + (
         f"summarise: {summary.headline()} -> {out_dir} "
         f"(CSV, summary.xlsx, summary.json, report.md, report.html)")
 
 
-def _warnings(records: list[dict], summary: Summary, filters: Filters, repeated: int) -> list[str]:
+def _lines(path: Path) -> int | None:
+    """The findings of a JSONL file, for the progress bar (a second or two for a batch of
+    10,000 letters); None for a CSV file, where a finding can span lines."""
+    if path.suffix.lower() == ".csv":
+        return None
+    lines = 0
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                lines += block.count(b"\n")
+    except OSError:
+        return None   # reading the findings says what is wrong
+    return lines
+
+
+def _warnings(tally: Tally) -> list[str]:
     """What the figures leave out or read in a way the user should know of."""
+    filters = tally.filters
     notes = [f"no finding of --{option} {value} in the file: only the others are summarised"
-             for option, value in _unmatched(records, filters)]
+             for option, value in _unmatched(tally)]
+    repeated = tally.repeated
     if repeated:
         notes.append(f"{counted(repeated, 'finding')} {'repeats' if repeated == 1 else 'repeat'} one of the "
                      "same letter at the same place earlier in the file (a file joined twice?): counted once")
-    bad = [r for r in records if r.get("_bad_date")]
+    bad, instead = tally.bad_dates, tally.bad_dated_otherwise
     if bad:
         # a letter date not understood gives way to the inspection's dates where the finding has them
-        instead = sum(letter_period(r) is not None for r in bad)
-        notes.append(f"{counted(len(bad), 'finding')} {'has' if len(bad) == 1 else 'have'} a date that is "
-                     f"not understood (e.g. {bad[0]['_bad_date']!r}, line {bad[0]['_line']})"
-                     + ((", and is dated by another of its dates" if len(bad) == 1 else
+        value, line = tally.first_bad
+        notes.append(f"{counted(bad, 'finding')} {'has' if bad == 1 else 'have'} a date that is "
+                     f"not understood (e.g. {value!r}, line {line})"
+                     + ((", and is dated by another of its dates" if bad == 1 else
                          f"; {instead} of them {'is' if instead == 1 else 'are'} dated by another of its dates")
                         if instead else "")
                      + f": write dates as YYYY-MM-DD or DD/MM/YYYY, from {FIRST_YEAR}")
     if filters.since or filters.until:
-        undated = summary.undated_left_out
+        undated = tally.undated_left_out
         dates = f"{counted(undated, 'finding')} {'has' if undated == 1 else 'have'} no date: " \
                 "left out by --since/--until"
     else:
-        undated = sum(letter_period(r) is None for r in summary.records)
+        undated = tally.undated
         dates = f"{counted(undated, 'finding')} from letters with no date, counted as year {UNKNOWN}"
     if undated:
         notes.append(dates)
-    unnamed = sum(letter_of(r).startswith("line:") for r in summary.records)
-    if unnamed:
-        notes.append(f"{counted(unnamed, 'finding')} {'names' if unnamed == 1 else 'name'} no letter "
-                     "(no letter_id, source or sha256): each counted as a letter")
-    unjudged = sum(r.get("judgement") is None for r in summary.records)
-    if unjudged:
-        notes.append(f"{counted(unjudged, 'finding')} {'has' if unjudged == 1 else 'have'} no judgement: "
-                     "counted as neutral")
+    if tally.unnamed:
+        notes.append(f"{counted(tally.unnamed, 'finding')} {'names' if tally.unnamed == 1 else 'name'} no "
+                     "letter (no letter_id, source or sha256): each counted as a letter")
+    if tally.unjudged:
+        notes.append(f"{counted(tally.unjudged, 'finding')} {'has' if tally.unjudged == 1 else 'have'} no "
+                     "judgement: counted as neutral")
     return notes
 
 
 _VALUE_FILTERS = (("authority", lambda f: f.authorities), ("kind", lambda f: f.kinds))
 
 
-def _unmatched(records: list[dict], filters: Filters) -> list[tuple[str, str]]:
+def _unmatched(tally: Tally) -> list[tuple[str, str]]:
     """(field, value) of each --authority and --kind value that no finding has."""
-    missing = []
-    for name, wanted in _VALUE_FILTERS:
-        present = {match_key(r.get(name)) for r in records}
-        missing += [(name, w) for w in wanted(filters) if match_key(w) not in present]
-    return missing
+    return [(name, w) for name, wanted in _VALUE_FILTERS for w in wanted(tally.filters)
+            if match_key(w) not in tally.present[name]]
 
 
-def _absent_values(records: list[dict], filters: Filters) -> str:
+def _absent_values(tally: Tally) -> str:
     """For a filter that matched nothing: the values the file does have."""
     notes = []
-    unmatched = _unmatched(records, filters)
+    filters = tally.filters
+    unmatched = _unmatched(tally)
     for name, _ in _VALUE_FILTERS:
         missing = [value for field_name, value in unmatched if field_name == name]
         if missing:
-            present = sorted(set(spellings(records, name).values()))
+            present = sorted(set(tally.spellings(name).values()))
             shown = ", ".join(present[:12]) + (f" and {len(present) - 12} more" if len(present) > 12 else "")
             notes.append(f"no --{name} {', '.join(missing)} in the file; it has: {shown or 'none'}")
-    if (filters.since or filters.until) and all(letter_period(r) is None for r in records):
-        bad = next((r for r in records if r.get("_bad_date")), None)
+    if (filters.since or filters.until) and not tally.any_dated:
         notes.append("no finding of the file has a date" + (
-            f" that is understood (e.g. {bad['_bad_date']!r}, line {bad['_line']}: write dates as "
-            "YYYY-MM-DD or DD/MM/YYYY)" if bad else ""))
+            f" that is understood (e.g. {tally.first_bad[0]!r}, line {tally.first_bad[1]}: write dates as "
+            "YYYY-MM-DD or DD/MM/YYYY)" if tally.first_bad else ""))
     return "; ".join(notes)
 
 

@@ -745,3 +745,101 @@ def test_typical_is_limited_as_in_params_yaml(tmp_path, runner):
         assert out.exists() == (code == 0)
         if value == "101":
             assert "less than or equal to 100" in result.output, result.output
+
+
+def test_summarise_reads_findings_one_at_a_time_and_keeps_none():
+    """'tag' on 10,000 letters writes some 1.5 million findings: the summary is made as
+    they are read and holds its figures, not the findings (which as records would fill
+    the memory of an analyst's laptop)."""
+    import gc
+    import weakref
+
+    from pipeline.summarise import Filters, summarise
+    from pipeline.themes import load_taxonomy
+
+    class Finding(dict):   # a dict that a weak reference can watch
+        pass
+
+    watched = []
+
+    def findings():
+        for copy in range(50):
+            for record in fixture_records():
+                finding = Finding(record, letter_id=f"{record['letter_id']}-{copy}")
+                watched.append(weakref.ref(finding))
+                yield finding
+
+    summary = summarise(findings(), load_taxonomy(REPO / "labels" / "themes.yaml"), Filters())
+    gc.collect()
+    assert len(watched) == 200 and not [ref for ref in watched if ref() is not None]
+    assert (summary.findings, summary.letters) == (200, 200)
+    # the typical findings are copies of what the tables show
+    thresholds = [row for row in summary.typical_findings if row["theme"] == "thresholds"]
+    assert len(thresholds) == 5 and thresholds[0]["letter_id"] == "l1-0"
+
+
+def test_typical_findings_kept_while_reading_are_those_of_sorting_them_all():
+    """The typical findings are chosen as the file is read, holding per theme only the
+    letters chosen so far: the same as sorting every finding of the theme (by score,
+    then id, then order in the file) and taking each letter's first."""
+    import random
+
+    from pipeline.summarise import Filters, summarise
+    from pipeline.themes import load_taxonomy
+
+    taxonomy = load_taxonomy(REPO / "labels" / "themes.yaml")
+    themes = ["thresholds", "timeliness", "supervision"]
+    rng = random.Random(7)
+    for _ in range(200):
+        per_theme = rng.randint(1, 4)
+        records = []
+        for i in range(rng.randint(1, 60)):
+            tagged = rng.sample(themes, rng.randint(0, 3))
+            records.append({"id": f"f{rng.randint(0, 20)}", "letter_id": f"l{rng.randint(0, 8)}",
+                            "text": f"finding {i}", "themes": tagged, "judgement": "development",
+                            "scores": {t: rng.choice([0.5, 0.7, 0.9, 1.0]) for t in tagged}})
+        summary = summarise(records, taxonomy, Filters(), per_theme)
+        for theme in themes:
+            ordered = sorted((r for r in records if theme in r["themes"]),
+                             key=lambda r: (-r["scores"][theme], r["id"]))
+            expected, letters = [], set()
+            for r in ordered:
+                if r["letter_id"] not in letters:
+                    letters.add(r["letter_id"])
+                    expected.append(r["text"])
+            got = [row["text"] for row in summary.typical_findings if row["theme"] == theme]
+            assert got == expected[:per_theme], (theme, per_theme, records)
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_summarise_shows_its_progress_on_a_terminal(tmp_path, monkeypatch, progress):
+    import io
+    import sys
+
+    from pipeline.summarise import run_summarise
+    from pipeline.themes import load_taxonomy
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run_summarise(tagged, tmp_path / "out", load_taxonomy(REPO / "labels" / "themes.yaml"), progress=progress)
+    # the bar counts findings against the lines of the file
+    assert ("4/4" in terminal.getvalue()) == progress, terminal.getvalue()
+
+
+@pytest.mark.parametrize("options, progress", [([], True), (["--quiet"], False), (["-q"], False)])
+def test_summarise_quiet_turns_the_bar_off(tmp_path, runner, monkeypatch, options, progress):
+    from pipeline import summarise
+
+    seen = {}
+    monkeypatch.setattr(summarise, "run_summarise", lambda *args, **kwargs: seen.update(kwargs) or "done")
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out")] + THEMES + options)
+    assert result.exit_code == 0, result.output
+    assert seen == {"progress": progress}
