@@ -26,7 +26,7 @@ from .errors import LabelsError
 from .fastvec import transform_union
 from .metrics import theme_scores
 from .model import fit_pipeline
-from .outputs import atomic_text, write_json
+from .outputs import json_text, replace_together
 from .rules import RuleTagger, load_patterns
 from .themes import Taxonomy
 from .train import CannotCompare, compare_judgement, judgement_settings, theme_params
@@ -152,17 +152,21 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     }
     if held_out is not None:
         metrics["held_out"] = held_out
-    write_json(metrics_path, metrics)
     per_theme = [{"theme": theme, "system": name, "f1": s[0][theme]["f1"],
                   "precision": s[0][theme]["precision"], "recall": s[0][theme]["recall"],
                   "support": s[0][theme]["support"]}
                  for name, s in scores.items() for theme in taxonomy.ids]
     per_theme_file, calibration_file = PLOT_FILES
-    write_json(plots_dir / per_theme_file, per_theme)
-    write_json(plots_dir / calibration_file, calibration_points(oof["combined_proba"], data.Y))
+    files = {Path(metrics_path): ("--metrics", json_text(metrics)),
+             Path(plots_dir) / per_theme_file: ("--plots", json_text(per_theme)),
+             Path(plots_dir) / calibration_file:
+                 ("--plots", json_text(calibration_points(oof["combined_proba"], data.Y)))}
     if report_path is not None:
-        with atomic_text(report_path) as handle:
-            handle.write(render_report(metrics, scores, taxonomy))
+        files[Path(report_path)] = ("--report", render_report(metrics, scores, taxonomy))
+    # one run's metrics, plot data and report: a failure (a full disk) leaves the last
+    # run's, all of them, never this run's metrics beside the last run's report
+    replace_together({path: text.encode("utf-8") for path, (_, text) in files.items()},
+                     option={path: option for path, (option, _) in files.items()})
     seconds = time.perf_counter() - started
     c = metrics["combined"]
     apart = (f"; on set {held_out['set']} combined micro-F1 {held_out['combined']['micro_f1']:.3f}"

@@ -211,10 +211,12 @@ def write_files_together(folder: Path | str, contents: dict[str, bytes]) -> None
         raise
 
 
-def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (), option: str = "--out") -> None:
+def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
+                     option: str | dict[Path, str] = "--out") -> None:
     """Write ``files`` (path -> bytes) to temporary files, then put them all in place
     and remove ``remove``, with Ctrl-C held off: files that must agree (a model and its
-    metadata, two models trained together) never appear one without the other."""
+    metadata, two models trained together) never appear one without the other.
+    ``option``: the option that names the files (or, by file, the option naming each)."""
     staged: list[tuple[Path, Path]] = []
     try:
         mode = 0o666 & ~_umask()
@@ -238,7 +240,10 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (), opti
             tmp.unlink(missing_ok=True)
         failed = Path(exc.filename) if exc.filename else None
         where = next((t for tmp, t in staged if failed in (tmp, t)), failed or next(iter(files)))
-        raise output_error(where, exc, option) from None
+        # (a folder that cannot be made is named by the option of a file inside it)
+        named = option if isinstance(option, str) else next(
+            (name for target, name in option.items() if where in (target, *target.parents)), "--out")
+        raise output_error(where, exc, named) from None
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)

@@ -252,6 +252,29 @@ def test_the_training_data_hash_covers_what_the_models_read(project):
         assert digest(changed) != same
 
 
+def test_evaluate_replaces_its_outputs_together(project, runner, monkeypatch):
+    """Metrics, plot data and report are one run's: a run that fails before the last
+    is written leaves the earlier run's, every one of them."""
+    from pipeline import evaluate
+
+    outputs = [project / "m.json", project / "plots" / "per_theme.json", project / "plots" / "calibration.json",
+               project / "e.md"]
+    for path in outputs:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("the earlier run's\n")
+
+    def failing_report(*args, **kwargs):
+        raise RuntimeError("the report could not be made")
+
+    monkeypatch.setattr(evaluate, "render_report", failing_report)
+    result = runner.invoke(app, ["evaluate", "--labels", str(project / "gold.jsonl"), "--metrics", str(outputs[0]),
+                                 "--plots", str(project / "plots"), "--report", str(outputs[3]), "--quiet",
+                                 "--params", str(project / "params.yaml")] + common(project))
+    assert result.exit_code != 0 and "could not be made" in str(result.exception)
+    assert [path.read_text() for path in outputs] == ["the earlier run's\n"] * 4
+    assert sorted(p.name for p in (project / "plots").iterdir()) == ["calibration.json", "per_theme.json"]
+
+
 def test_evaluate_needs_two_letters_and_reports_judgements_it_cannot_compare(project, runner):
     def evaluate(labels: Path):
         return runner.invoke(app, ["evaluate", "--labels", str(labels), "--metrics", str(project / "m.json"),
@@ -1013,3 +1036,15 @@ def test_rules_report_counts_one_finding_as_one(project, runner):
     result = runner.invoke(app, ["rules", "report", "--gold", str(one), "--out", str(out)] + common(project))
     assert result.exit_code == 0, result.output
     assert "on 1 finding ->" in result.stderr and out.read_text().count("1 gold finding.") == 1
+
+
+def test_files_replaced_together_name_the_option_of_the_one_that_failed(tmp_path):
+    from pipeline.errors import OutputError
+    from pipeline.outputs import replace_together
+
+    (tmp_path / "a-file").write_text("not a folder\n")
+    metrics, plot = tmp_path / "m.json", tmp_path / "a-file" / "per_theme.json"
+    with pytest.raises(OutputError) as caught:
+        replace_together({metrics: b"{}\n", plot: b"[]\n"}, option={metrics: "--metrics", plot: "--plots"})
+    assert "--plots" in caught.value.fix and "a-file" in caught.value.path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]   # nothing written, nothing left
