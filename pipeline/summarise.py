@@ -365,8 +365,10 @@ class Tally:
     """The figures of a summary, gathered one finding at a time.
 
     What it keeps grows with the letters, authorities and years of the file, not with
-    its findings (but for a 16-byte key per finding, to find repeats): 'tag' on 10,000
-    letters writes about 1.5 million findings, which as records would take some 13 GB.
+    its findings (but for a 16-byte key per finding, about 100 bytes with the set that
+    holds it, to find repeats): 'tag' on 10,000 letters writes about 1.5 million
+    findings, which as records took 12 GiB. (Findings that name no letter are each a
+    letter of their own, as in a spreadsheet of findings, and grow it as letters do.)
     """
 
     def __init__(self, taxonomy: Taxonomy, filters: Filters, per_theme: int = 5):
@@ -399,6 +401,7 @@ class Tally:
         self.citing: dict[tuple[str, str], set] = defaultdict(set)
         # per theme, its typical findings so far: letter -> (sort key, row), at most per_theme
         self.typical: dict[str, dict[str, tuple]] = {t: {} for t in self.ids}
+        self._last: dict[str, str | None] = {}   # per theme, the letter of its last typical finding
 
     def add(self, record: dict) -> None:
         self.read += 1
@@ -466,13 +469,17 @@ class Tally:
         if held is not None:
             if key < held[0]:
                 chosen[letter] = (key, _typical_row(record, theme, score))
+                self._last[theme] = None
             return
         if len(chosen) >= self.per_theme:
-            last = max(chosen, key=lambda other: chosen[other][0])
+            last = self._last.get(theme)
+            if last is None:   # found again only after the list changed, not for every finding
+                last = self._last[theme] = max(chosen, key=lambda other: chosen[other][0])
             if key > chosen[last][0]:
                 return
             del chosen[last]
         chosen[letter] = (key, _typical_row(record, theme, score))
+        self._last[theme] = None
 
     def _is_repeat(self, record: dict, letter: str) -> bool:
         """A finding whose letter, offsets and text an earlier one has (one output
@@ -481,7 +488,8 @@ class Tally:
         start, end = _offset(record.get("start")), _offset(record.get("end"))
         if start is None or end is None:
             return False
-        key = hashlib.blake2b(f"{letter}\x1f{start}\x1f{end}\x1f{record['text']}".encode(
+        # the letter's length first: no letter and text, whatever they hold, read as another's
+        key = hashlib.blake2b(f"{len(letter)}:{letter}{start}:{end}:{record['text']}".encode(
             "utf-8", "surrogatepass"), digest_size=16).digest()
         if key in self._seen:
             return True
@@ -636,7 +644,7 @@ def _as_text(cell) -> None:
 
 def _offset(value) -> int | None:
     """A character offset, as JSONL gives it or as a CSV cell holds it."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():   # not "²", which int() refuses
         return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -691,8 +699,9 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
 
 def _lines(path: Path) -> int | None:
     """The findings of a JSONL file, for the progress bar (a second or two for a batch of
-    10,000 letters); None for a CSV file, where a finding can span lines."""
-    if path.suffix.lower() == ".csv":
+    10,000 letters); None for a CSV file, where a finding can span lines, and for what is
+    not a plain file (a named pipe can be read once only)."""
+    if path.suffix.lower() == ".csv" or not path.is_file():
         return None
     lines = 0
     try:

@@ -843,3 +843,61 @@ def test_summarise_quiet_turns_the_bar_off(tmp_path, runner, monkeypatch, option
     result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out")] + THEMES + options)
     assert result.exit_code == 0, result.output
     assert seen == {"progress": progress}
+
+
+def test_repeats_are_found_by_letter_offsets_and_text_whatever_they_hold(tmp_path, runner):
+    """Two findings whose letter and text, run together, read alike are not repeats
+    (a separator character inside a field must not join them)."""
+    record = fixture_records()[0]
+    rows = [{**record, "id": "a", "letter_id": "a", "source": "b\x1f1", "start": 2, "end": 3, "text": "x"},
+            {**record, "id": "b", "letter_id": "a", "source": "b", "start": 1, "end": 2, "text": "3\x1fx"},
+            {**record, "id": "c", "letter_id": "a", "source": "b", "start": "²", "end": 4, "text": "y"}]
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in rows + rows[1:2]), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out")] + THEMES)
+    assert result.exit_code == 0, result.output
+    # the second finding's copy is the one repeat; "²" is no offset, so never a repeat
+    assert "1 finding repeats one of the same letter" in result.stderr
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["findings"] == 3
+
+
+def test_filters_are_checked_before_the_file_is_read(tmp_path, runner):
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text(json.dumps(fixture_records()[0]) + "\n" + '{"text": "x"}\n', encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"), "--theme", "nosuch"]
+                           + THEMES)
+    assert result.exit_code == 1 and "--theme 'nosuch' is not a theme" in result.stderr
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out")] + THEMES)
+    assert result.exit_code == 1 and f"{tagged}:2: not a tagged finding" in result.stderr
+
+
+def test_a_named_pipe_is_read_once_with_the_progress_bar_shown(tmp_path, monkeypatch):
+    import io
+    import os
+    import sys
+    import threading
+
+    from pipeline.summarise import run_summarise
+    from pipeline.themes import load_taxonomy
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    pipe = tmp_path / "tagged.jsonl"
+    os.mkfifo(pipe)
+
+    def write():
+        with open(pipe, "w", encoding="utf-8") as handle:
+            handle.write("".join(json.dumps(r) + "\n" for r in fixture_records()))
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    done = []
+    threading.Thread(target=write, daemon=True).start()
+    summary = threading.Thread(target=lambda: done.append(run_summarise(
+        pipe, tmp_path / "out", load_taxonomy(REPO / "labels" / "themes.yaml"))), daemon=True)
+    summary.start()
+    summary.join(60)
+    if not done:   # waiting for a second writer: give it one, so that the thread ends
+        threading.Thread(target=write, daemon=True).start()
+    assert done and "4 findings from 4 letters" in done[0]
