@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -107,17 +108,21 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
                                   "in the header twice", path=str(path), line=1,
                                   fix="keep one column of each name; names are read regardless of case "
                                       "and of spaces around them")
+            ended = reader.line_num   # the header's last line
             for row in reader:
+                # a row of one line is the line after the last row's (breaks are counted otherwise)
+                line = reader.line_num if reader.line_num == ended + 1 else _first_line(reader.line_num, row)
+                ended = reader.line_num
                 # a cell too many or too few: a comma inside an unquoted cell, or a cut row
                 if None in row or None in row.values():
                     many = None in row
                     raise LabelsError(f"{'more' if many else 'fewer'} cells than the header's "
-                                      f"{len(reader.fieldnames)}", path=str(path), line=reader.line_num,
+                                      f"{len(reader.fieldnames)}", path=str(path), line=line,
                                       fix="quote cells that hold commas (themes in a CSV are "
                                           "';'-separated); every row needs a cell per column")
                 if not any(cell.strip() for cell in row.values()):
                     continue   # an empty row, as spreadsheets leave at the end
-                yield reader.line_num, row
+                yield line, row
         except csv.Error as exc:
             # a quote opened and never closed runs on to the field size limit; the reader
             # counts the lines of whole rows only, and the row that failed starts after them
@@ -125,6 +130,16 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
             raise LabelsError(f"a cell of more than {csv.field_size_limit()} characters starts here" if long
                               else f"not a readable CSV row ({exc})", path=str(path), line=reader.line_num + 1,
                               fix='check for a quote (") opened and never closed') from None
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _first_line(last: int, row: dict) -> int:
+    """The line a CSV row starts on, given the line it ends on (the reader's count):
+    a cell written over several lines moves its end, not its start."""
+    cells = [*row.values(), *(row.get(None) or [])]
+    return last - sum(len(_LINE_BREAK.findall(cell)) for cell in cells if isinstance(cell, str))
 
 
 def theme_list(value, path, line, taxonomy: Taxonomy) -> list[str]:

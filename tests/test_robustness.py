@@ -451,6 +451,21 @@ def test_usage_lines_name_the_arguments_in_capitals(runner):
         assert arguments and re.fullmatch(r"[\[{]?[A-Z]+[\]}]?(\.\.\.)?", arguments), usage
 
 
+def test_a_csv_row_is_numbered_by_the_line_it_starts_on(tmp_path):
+    """A cell written over several lines (Alt+Enter in a spreadsheet) moves where its row
+    ends: the row is still named by its first line, where an editor shows it."""
+    from pipeline.labelset import iter_rows
+
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text('id,text\r\na#1,"Visits are\r\ntimely,\nand\rrecorded."\r\n\r\na#2,Plans are clear.\r\n'
+                     'a#3,"Two\nlines",cut\n', encoding="utf-8", newline="")
+    rows = iter_rows(sheet)
+    assert [(line, row["id"]) for line, row in (next(rows), next(rows))] == [(2, "a#1"), (7, "a#2")]
+    with pytest.raises(LabelsError, match="more cells than the header's 2") as caught:
+        next(rows)
+    assert caught.value.line == 8
+
+
 def test_spreadsheet_headers_are_read_whatever_their_case_and_a_semicolon_file_is_named(tmp_path):
     from pipeline.labelset import iter_rows
 
