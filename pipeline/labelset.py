@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -84,9 +83,37 @@ def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
             yield number, record
 
 
+class _Lines:
+    """A file's lines as the CSV reader takes them, noting the first line of each row
+    that is not a bare line ending (the reader skips those): a row is numbered by the
+    line it starts on, though a cell written over several lines (Alt+Enter in a
+    spreadsheet) or a quote left open moves where it ends."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.number = 0
+        self.start: int | None = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.handle)
+        self.number += 1
+        if self.start is None and line.strip("\r\n"):
+            self.start = self.number
+        return line
+
+    def row_start(self) -> int:
+        """The line the row just read starts on; the next row starts after it."""
+        start, self.start = self.start, None
+        return start or self.number
+
+
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
+        lines = _Lines(handle)
+        reader = csv.DictReader(lines)
         try:
             if reader.fieldnames:
                 # a spreadsheet's "Text" or " ID " header is the column meant
@@ -108,11 +135,12 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
                                   "in the header twice", path=str(path), line=1,
                                   fix="keep one column of each name; names are read regardless of case "
                                       "and of spaces around them")
-            ended = reader.line_num   # the header's last line
+            lines.row_start()   # the header's
             for row in reader:
-                # a row of one line is the line after the last row's (breaks are counted otherwise)
-                line = reader.line_num if reader.line_num == ended + 1 else _first_line(reader.line_num, row)
-                ended = reader.line_num
+                line = lines.row_start()
+                if not any(cell.strip() for cell in [*row.values(), *(row.get(None) or [])]
+                           if isinstance(cell, str)):
+                    continue   # an empty row (or spaces, or commas only), as spreadsheets leave
                 # a cell too many or too few: a comma inside an unquoted cell, or a cut row
                 if None in row or None in row.values():
                     many = None in row
@@ -120,26 +148,15 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
                                       f"{len(reader.fieldnames)}", path=str(path), line=line,
                                       fix="quote cells that hold commas (themes in a CSV are "
                                           "';'-separated); every row needs a cell per column")
-                if not any(cell.strip() for cell in row.values()):
-                    continue   # an empty row, as spreadsheets leave at the end
                 yield line, row
         except csv.Error as exc:
-            # a quote opened and never closed runs on to the field size limit; the reader
-            # counts the lines of whole rows only, and the row that failed starts after them
+            # a quote opened and never closed runs on to the field size limit: named by the
+            # line its row starts on
             long = "field larger than field limit" in str(exc)
             raise LabelsError(f"a cell of more than {csv.field_size_limit()} characters starts here" if long
-                              else f"not a readable CSV row ({exc})", path=str(path), line=reader.line_num + 1,
+                              else f"not a readable CSV row ({exc})", path=str(path),
+                              line=lines.start or reader.line_num + 1,
                               fix='check for a quote (") opened and never closed') from None
-
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def _first_line(last: int, row: dict) -> int:
-    """The line a CSV row starts on, given the line it ends on (the reader's count):
-    a cell written over several lines moves its end, not its start."""
-    cells = [*row.values(), *(row.get(None) or [])]
-    return last - sum(len(_LINE_BREAK.findall(cell)) for cell in cells if isinstance(cell, str))
 
 
 def theme_list(value, path, line, taxonomy: Taxonomy) -> list[str]:

@@ -218,9 +218,11 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
     metadata, two models trained together) never appear one without the other.
     ``option``: the option that names the files (or, by file, the option naming each)."""
     staged: list[tuple[Path, Path]] = []
+    writing: Path | None = None   # the file being written, for an error that names no file
     try:
         mode = 0o666 & ~_umask()
         for target, data in files.items():
+            writing = target
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
             staged.append((Path(tmp_name), target))
@@ -229,6 +231,7 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp_name, mode)
+        writing = None
         # the few milliseconds that put files that belong together in place
         with ctrl_c_deferred():
             for tmp, target in staged:
@@ -239,7 +242,12 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         failed = Path(exc.filename) if exc.filename else None
-        where = next((t for tmp, t in staged if failed in (tmp, t)), failed or next(iter(files)))
+        where = next((t for tmp, t in staged if failed in (tmp, t)), None)
+        if where is None and writing is not None:
+            # a folder that cannot be made is named as such; a temporary file, or an error
+            # that names none (a full disk), by the file being written
+            where = failed if failed is not None and failed in writing.parents else writing
+        where = where or failed or next(iter(files))
         # (a folder that cannot be made is named by the option of a file inside it)
         named = option if isinstance(option, str) else next(
             (name for target, name in option.items() if where in (target, *target.parents)), "--out")

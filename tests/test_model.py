@@ -1048,3 +1048,38 @@ def test_files_replaced_together_name_the_option_of_the_one_that_failed(tmp_path
         replace_together({metrics: b"{}\n", plot: b"[]\n"}, option={metrics: "--metrics", plot: "--plots"})
     assert "--plots" in caught.value.fix and "a-file" in caught.value.path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]   # nothing written, nothing left
+
+
+@pytest.mark.parametrize("failing", ["mkstemp", "fsync"])
+def test_files_replaced_together_name_the_file_being_written_when_it_fails(tmp_path, monkeypatch, failing):
+    """A folder that refuses a temporary file, or a disk that fills while the second of
+    three files is written (an error that names no file), is named by that file and the
+    option that gave it, not the temporary name or the first file."""
+    import errno
+    import os
+    import tempfile
+
+    from pipeline import outputs
+    from pipeline.errors import OutputError
+
+    files = {tmp_path / "m.json": b"{}\n", tmp_path / "plots" / "per_theme.json": b"[]\n",
+             tmp_path / "e.md": b"# report\n"}
+    options = dict(zip(files, ["--metrics", "--plots", "--report"]))
+    calls = []
+    real = {"mkstemp": tempfile.mkstemp, "fsync": os.fsync}[failing]
+
+    def fail_on_second(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            if failing == "mkstemp":
+                raise PermissionError(errno.EACCES, "Permission denied",
+                                      str(tmp_path / "plots" / ".per_theme.json.x.tmp"))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile if failing == "mkstemp" else os, failing, fail_on_second)
+    with pytest.raises(OutputError) as caught:
+        outputs.replace_together(files, option=options)
+    assert caught.value.path == str(tmp_path / "plots" / "per_theme.json")
+    assert ("--plots" in caught.value.fix) == (failing == "mkstemp")   # a full disk: "free some space"
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []

@@ -464,6 +464,16 @@ def test_a_csv_row_is_numbered_by_the_line_it_starts_on(tmp_path):
     with pytest.raises(LabelsError, match="more cells than the header's 2") as caught:
         next(rows)
     assert caught.value.line == 8
+    # a cell under a header name given twice (Excel's trailing commas), a row of spaces
+    # only, and a quote left open to the end of the file
+    for text, first in (('id,text,,\n\na,b,"note\nline",\n', 3), ('text,note,note\n\nb,"x\ny",z\n', 3),
+                        ('id,text\n  \n , \na,b\n', 4), ('id,text\na,"unclosed\nmore\n', 2)):
+        sheet.write_text(text, encoding="utf-8", newline="")
+        assert [line for line, _ in iter_rows(sheet)] == [first], text
+    sheet.write_text('id,text,themes\na,"unclosed\nb,c,d\n', encoding="utf-8", newline="")
+    with pytest.raises(LabelsError, match="fewer cells") as caught:
+        list(iter_rows(sheet))
+    assert caught.value.line == 2
 
 
 def test_spreadsheet_headers_are_read_whatever_their_case_and_a_semicolon_file_is_named(tmp_path):
