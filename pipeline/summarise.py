@@ -62,9 +62,14 @@ def iter_tagged(path: Path, taxonomy: Taxonomy | None = None) -> Iterator[dict]:
     """The tagged findings (JSONL or CSV from 'tag'), one at a time, each checked field
     by field: a value of the wrong type is an error naming the line, never a traceback
     or a silently wrong figure. Theme ids must be the taxonomy's, judgements are read
-    case aside, and a theme given twice counts once."""
+    case aside, and a theme given twice counts once. The path is checked at the call,
+    before any line is read."""
     path = Path(path)
     check_tagged_path(path)
+    return _checked_rows(path, taxonomy)
+
+
+def _checked_rows(path: Path, taxonomy: Taxonomy | None) -> Iterator[dict]:
     for line, row in iter_rows(path):
         if "themes" not in row or "text" not in row:
             raise InputError("not a tagged finding (no 'themes' or 'text')", path=str(path), line=line,
@@ -429,7 +434,7 @@ class Tally:
         if not scope.dated_in(period):
             self.undated_left_out += period is None and judged and of_themes
             return
-        year = str(period[0].year) if period else UNKNOWN
+        year = year_of(record)
         self.scope.setdefault(letter, (authority, year))
         if not judged:
             return
@@ -659,9 +664,9 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
     from .report import render_html, render_markdown
 
     filters = filters or Filters()
-    check_tagged_path(Path(tagged))
+    rows = iter_tagged(tagged, taxonomy)   # a folder or another kind of file: refused before the filters
     tally = Tally(taxonomy, filters, per_theme)
-    with progress_bar(iter_tagged(tagged, taxonomy), total=_lines(Path(tagged)) if shown(progress) else None,
+    with progress_bar(rows, total=_lines(Path(tagged)) if shown(progress) else None,
                       desc="summarise", unit=" findings", enabled=progress) as findings:
         for record in findings:
             tally.add(record)
