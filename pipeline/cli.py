@@ -7,6 +7,7 @@ Expected failures (SafeguardingError) become one line on stderr and exit code 1.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -53,6 +54,21 @@ def expected_errors(func: Callable) -> Callable:
     return wrapper
 
 
+def file_name(value: str | Path) -> Path:
+    """An output file's path as typed. A trailing '/' says the user means a folder;
+    pathlib drops it, and a file of the folder's name would be written."""
+    if isinstance(value, Path):   # a default
+        return value
+    if value.endswith(("/", os.sep)):
+        raise typer.BadParameter(f"{value!r} ends in '/', so it names a folder; give a file's "
+                                 "name, in that folder or elsewhere")
+    return Path(value)
+
+
+# the options of output files (a folder's options keep the plain Path)
+FILE_OPTION = {"parser": file_name, "metavar": "<path>"}
+
+
 class OutputFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
@@ -71,7 +87,7 @@ def format_for(output_format: "OutputFormat | None", out: Path) -> str:
 def segment_command(
     paths: List[Path] = typer.Argument(..., metavar="LETTERS", help="Letters (PDF, TXT, DOCX, HTML) or folders, "
                                                  "searched recursively."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the findings."),
+    out: Path = typer.Option(..., "--out", "-o", **FILE_OPTION, help="Where to write the findings."),
     output_format: Optional[OutputFormat] = typer.Option(None, "--format", "-f",
                                                          help="jsonl (one JSON object per finding) or "
                                                               "csv (default: csv for an --out ending .csv, "
@@ -148,7 +164,7 @@ def tag_command(
     findings: Optional[Path] = typer.Option(None, "--findings", help="Tag findings that are already "
                                             "split: JSONL or CSV with a 'text' column (and "
                                             "optional 'id', kept)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the tagged findings."),
+    out: Path = typer.Option(..., "--out", "-o", **FILE_OPTION, help="Where to write the tagged findings."),
     method: Optional[Method] = typer.Option(None, "--method", "-m",
                                             help="combined: the trained model weighing words and rule "
                                                  "matches (needs models/); rules: the patterns alone. "
@@ -222,11 +238,11 @@ def tag_command(
 @expected_errors
 def evaluate_command(
     labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", "-l", help="Labelled findings."),
-    metrics: Path = typer.Option(Path("reports/metrics.json"), "--metrics", help="Metrics JSON "
+    metrics: Path = typer.Option(Path("reports/metrics.json"), "--metrics", **FILE_OPTION, help="Metrics JSON "
                                  "(for 'dvc metrics show/diff')."),
     plots: Path = typer.Option(Path("reports/plots"), "--plots", help="Folder for plot data "
                                "(for 'dvc plots')."),
-    report: Optional[Path] = typer.Option(Path("reports/evaluation.md"), "--report",
+    report: Optional[Path] = typer.Option(Path("reports/evaluation.md"), "--report", **FILE_OPTION,
                                           help="Markdown tables."),
     themes: Path = THEMES_OPTION,
     patterns: Path = PATTERNS_OPTION,
@@ -268,7 +284,7 @@ def suggest_command(
     paths: List[Path] = typer.Argument(None, metavar="LETTERS", help="Letters or folders to draw findings from."),
     findings: Optional[Path] = typer.Option(None, "--findings", help="Or: findings from 'segment' "
                                             "(JSONL/CSV)."),
-    out: Path = typer.Option(Path("to-label.csv"), "--out", "-o", help="CSV for a spreadsheet."),
+    out: Path = typer.Option(Path("to-label.csv"), "--out", "-o", **FILE_OPTION, help="CSV for a spreadsheet."),
     top: int = typer.Option(100, "--top", min=1, help="How many findings to suggest."),
     labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", help="Gold labels (findings "
                                 "already labelled are left out)."),
@@ -307,7 +323,7 @@ app.add_typer(labels_app, name="labels")
 @expected_errors
 def labels_import_command(
     table: Path = typer.Argument(..., metavar="TABLE", help="The CSV (or JSONL) from 'suggest', with 'themes' filled in."),
-    labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", help="Gold labels to add to."),
+    labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", **FILE_OPTION, help="Gold labels to add to."),
     themes: Path = THEMES_OPTION,
     replace: bool = typer.Option(False, "--replace", help="Relabel findings already in the gold labels."),
 ) -> None:
@@ -330,7 +346,7 @@ def labels_import_command(
 @expected_errors
 def labels_audit_command(
     labels: Path = typer.Option(Path("labels/gold.jsonl"), "--labels", help="Gold labels."),
-    out: Path = typer.Option(Path("audit.csv"), "--out", "-o", help="CSV of suspect labels."),
+    out: Path = typer.Option(Path("audit.csv"), "--out", "-o", **FILE_OPTION, help="CSV of suspect labels."),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Keep the N strongest disagreements."),
     themes: Path = THEMES_OPTION,
     patterns: Path = PATTERNS_OPTION,
@@ -415,9 +431,9 @@ def rules_report_command(
     gold: Path = typer.Option(Path("labels/gold.jsonl"), "--gold", help="Gold labels (JSONL or CSV)."),
     patterns: Path = PATTERNS_OPTION,
     themes: Path = THEMES_OPTION,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the Markdown report here "
+    out: Optional[Path] = typer.Option(None, "--out", "-o", **FILE_OPTION, help="Write the Markdown report here "
                                        "(default: print it)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON."),
+    json_out: Optional[Path] = typer.Option(None, "--json", **FILE_OPTION, help="Also write the figures as JSON."),
 ) -> None:
     """Measure every rule against the gold labels: coverage, precision, recall,
     overlaps, conflicts, rules that never fire; per theme P/R/F1 of the rules alone.

@@ -133,6 +133,12 @@ def _check_record(row: dict, path: Path, line: int, taxonomy: Taxonomy | None) -
     for theme, score in row["scores"].items():
         if isinstance(score, bool) or not isinstance(score, (int, float)) or not _finite(score):
             raise bad(f"the score of {theme!r} is not a number ({_shown(score)})")
+        if not 0 <= score <= 1:
+            # a score ranks the typical findings: one of 7 from another program would
+            # put its finding first, unseen
+            raise bad(f"the score of {theme!r} is not between 0 and 1 ({_shown(score)})",
+                      fix="scores are the tagger's probabilities, from 0 to 1; give the output of "
+                          "'safeguarding-themes tag'")
     for theme, spans in row["evidence"].items():
         if not isinstance(spans, list):
             raise bad(f"the evidence of {theme!r} is not a list of spans")

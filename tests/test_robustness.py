@@ -440,6 +440,30 @@ def test_every_command_has_a_help_example_that_can_be_copied(runner):
     assert seen >= 12
 
 
+@pytest.mark.parametrize("command, option", [
+    (["segment", "letter.txt"], "--out"), (["tag", "letter.txt"], "--out"), (["evaluate"], "--metrics"),
+    (["evaluate"], "--report"), (["suggest", "letter.txt"], "--out"), (["labels", "import", "table.csv"], "--labels"),
+    (["labels", "audit"], "--out"), (["rules", "report"], "--out"), (["rules", "report"], "--json")])
+def test_an_output_file_with_a_trailing_slash_is_refused_before_any_work(tmp_path, runner, command, option):
+    """pathlib drops a trailing '/', so 'new/' given for a file wrote a file called 'new'."""
+    result = runner.invoke(app, [*command, option, f"{tmp_path / 'new'}/"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert f"Invalid value for '{option}'" in result.output
+    assert f"'{tmp_path / 'new'}/' ends in '/', so it names a folder; give a file's name" in result.output
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_rules_report_to_a_new_folder_with_a_trailing_slash_writes_nothing(tmp_path, runner):
+    arguments = ["rules", "report", "--gold", str(REPO / "labels" / "gold.jsonl"), "--themes",
+                 str(REPO / "labels" / "themes.yaml"), "--patterns", str(REPO / "labels" / "patterns.jsonl")]
+    result = runner.invoke(app, [*arguments, "--out", f"{tmp_path / 'new'}/"])
+    assert result.exit_code == 2 and list(tmp_path.iterdir()) == []
+    # without the slash, the same option writes its file (in a folder it makes)
+    result = runner.invoke(app, [*arguments, "--out", str(tmp_path / "new" / "rules.md")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new" / "rules.md").is_file()
+
+
 def test_usage_lines_name_the_arguments_in_capitals(runner):
     """typer shows an argument by its parameter's name ('{tagged}', '<list[Path]>') unless
     it has a metavar; a usage line reads as the README's examples do."""

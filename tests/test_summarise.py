@@ -495,6 +495,8 @@ def test_a_theme_given_twice_counts_once_and_judgements_are_read_case_aside(tmp_
     ({"text": ""}, "tagged.jsonl:1: no finding text"),
     ({"authority": ["Kent"]}, "tagged.jsonl:1: 'authority' is not text (it is list)"),
     ({"scores": {"thresholds": None}}, "the score of 'thresholds' is not a number (None)"),
+    ({"scores": {"thresholds": 1.5}}, "tagged.jsonl:1: the score of 'thresholds' is not between 0 and 1 (1.5)"),
+    ({"scores": {"thresholds": -0.25}}, "the score of 'thresholds' is not between 0 and 1 (-0.25)"),
     ({"scores": [0.9]}, "tagged.jsonl:1: 'scores' is not an object of themes"),
     ({"evidence": {"thresholds": "Thresholds"}}, "the evidence of 'thresholds' is not a list of spans"),
     ({"evidence": {"thresholds": [{"start": None, "end": 4}]}}, "has no whole-number 'start' and 'end'"),
