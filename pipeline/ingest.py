@@ -302,19 +302,23 @@ _SKIP_TAGS = {"script", "style", "noscript", "nav", "header", "footer", "templat
 
 
 class _TextExtractor(HTMLParser):
-    """Visible text of the page's main content, one block per paragraph."""
+    """Visible text of the page, one block per paragraph; the blocks inside <main>
+    elements are kept apart (gov.uk pages hold the report there)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.blocks: list[str] = []
+        self.main_blocks: list[str] = []
         self.current: list[str] = []
         self.skip_depth = 0
         self.in_li = 0
+        self.in_main = 0
+        self.saw_main = False
 
     def _flush(self) -> None:
         text = re.sub(r"\s+", " ", "".join(self.current)).strip()
         if text:
-            self.blocks.append(("- " + text) if self.in_li else text)
+            (self.main_blocks if self.in_main else self.blocks).append(("- " + text) if self.in_li else text)
         self.current = []
 
     def handle_starttag(self, tag, attrs):
@@ -325,6 +329,13 @@ class _TextExtractor(HTMLParser):
             self._flush()
         if tag == "li":
             self.in_li += 1
+        if tag in ("body", "main"):
+            # a <head> whose end tag is left out (HTML allows it), or markup broken
+            # before the report, must not hide the page's text
+            self.skip_depth = 0
+        if tag == "main":
+            self.in_main += 1
+            self.saw_main = True
 
     def handle_startendtag(self, tag, attrs):
         if tag == "br" and not self.skip_depth:
@@ -338,23 +349,23 @@ class _TextExtractor(HTMLParser):
             self._flush()
         if tag == "li":
             self.in_li = max(0, self.in_li - 1)
+        if tag == "main":
+            self.in_main = max(0, self.in_main - 1)
 
     def handle_data(self, data):
         if not self.skip_depth:
             self.current.append(data)
 
 
-_MAIN = re.compile(r"<main\b[^>]*>(.*)</main>", re.S | re.I)
-
-
 def read_html(html: str, source: str) -> str:
-    """Text of an HTML page; the <main> element when there is one (gov.uk pages)."""
-    match = _MAIN.search(html)
+    """Text of an HTML page; that of its <main> elements when it has one (gov.uk
+    pages). The parser finds <main>, not a search of the markup, so that "<main>" in
+    a script or a comment is not taken for it."""
     parser = _TextExtractor()
     try:
-        parser.feed(match.group(1) if match else html)
+        parser.feed(html)
         parser.close()
     except Exception:  # html.parser is lenient; this guards against its rare assertion errors
         raise InputError("unreadable HTML", path=source, fix="save the page again") from None
     parser._flush()
-    return "\n\n".join(parser.blocks) + "\n"
+    return "\n\n".join(parser.main_blocks if parser.saw_main else parser.blocks) + "\n"

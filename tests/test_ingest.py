@@ -113,15 +113,42 @@ def test_docx(tmp_path):
     assert_expected(found)
 
 
-def test_saved_govuk_html_page(tmp_path):
+def govuk_page() -> str:
     tags = {"heading": "h2", "bullet": "li", "paragraph": "p"}
+    return make_govuk_html("Exampleshire focused visit", [(tags[role], text) for role, text in letter_structure()])
+
+
+def page_text(tmp_path, page: str) -> str:
+    """The text read from a saved page, whose findings must be the test letter's."""
     path = tmp_path / "report.html"
-    path.write_text(make_govuk_html("Exampleshire focused visit",
-                                    [(tags[role], text) for role, text in letter_structure()]),
-                    encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     found, seg = findings_of(path)
     assert_expected(found)
-    assert "Cookies" not in seg.document.text and "Crown copyright" not in seg.document.text
+    return seg.document.text
+
+
+def test_saved_govuk_html_page(tmp_path):
+    text = page_text(tmp_path, govuk_page())
+    assert "Cookies" not in text and "Crown copyright" not in text
+
+
+def test_main_written_in_a_script_is_not_taken_for_the_report(tmp_path):
+    """A search of the markup for '<main' found it inside the script, and read the
+    script's rest and the cookie banner as the report's text."""
+    page = govuk_page().replace("<script>window.GOVUK={};</script>",
+                                "<script>var banner = '<main class=\"x\">' + 1;</script>")
+    assert page.count("<main") == 2
+    text = page_text(tmp_path, page)
+    assert "+ 1" not in text and "Cookies" not in text
+
+
+def test_a_page_without_main_whose_head_is_not_closed_is_read(tmp_path):
+    """HTML allows the end tag of <head> to be left out; the page's text was all
+    taken for the head's, and the page had 'no report'."""
+    page = (govuk_page().replace("</head>", "").replace('<main id="main-content">', "<div>")
+            .replace("</main>", "</div>"))
+    text = page_text(tmp_path, page)
+    assert "GOV.UK</title>" not in text and "font-family" not in text
 
 
 def bad_inputs(tmp_path):
