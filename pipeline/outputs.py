@@ -33,6 +33,9 @@ def output_error(path: Path | str, exc: OSError, option: str = "--out") -> Outpu
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         fix = f"choose a folder you can write to with {option}"
         msg = "cannot write here (permission denied)"
+    elif exc.errno == errno.EISDIR:
+        fix = f"remove the folder or choose another {option}"
+        msg = "is a folder, not a file"
     elif exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EEXIST):
         fix = f"choose another {option}"
         msg = "cannot create the output folder"
@@ -223,6 +226,10 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
         mode = 0o666 & ~_umask()
         for target, data in files.items():
             writing = target
+            if target.is_dir():
+                # found now: once the files are being put in place, a failure would leave
+                # those before it replaced
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
             staged.append((Path(tmp_name), target))

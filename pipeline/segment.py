@@ -18,7 +18,7 @@ from .ingest import Document, find_letters, read_document
 from .judgement import judge_wording
 from .letter import LetterInfo
 from .errors import OutputError
-from .outputs import atomic_text, check_output_file, counted, dumps, output_error, write_csv
+from .outputs import check_output_file, counted, csv_text, dumps, replace_together
 from .parse import Finding, segment_text
 from .progress import progress_bar
 
@@ -94,6 +94,26 @@ class LetterIds:
         return next(lid for lid in candidates if self.seen.setdefault(lid, source) == source)
 
 
+def _write_together(files: dict[Path, bytes], options: dict[Path, str], texts_dir: Path | None) -> None:
+    """The findings and the texts their offsets index into, all or none: a failure
+    part of the way through left new findings beside old texts. A --texts folder
+    made for this run is removed again when nothing could be written into it."""
+    made = []
+    folder = texts_dir
+    while folder is not None and not folder.exists() and folder != folder.parent:
+        made.append(folder)
+        folder = folder.parent
+    try:
+        replace_together(files, option=options)
+    except BaseException:
+        for folder in made:   # the deepest first; a folder not empty stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
 def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
                 texts_dir: Path | None = None, progress: bool = True) -> str:
     """Segment letters into ``out``; return a one-line summary.
@@ -123,26 +143,22 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
         if texts_dir is not None:
             texts.append((lid, seg.document.text))
         bar.set_postfix(findings=len(records))
+    findings_text = csv_text(records, FIELDS) if output_format == "csv" else "".join(
+        dumps(record) + "\n" for record in records)
+    files = {out: findings_text.encode("utf-8")}
+    options = {out: "--out"}
     if texts_dir is not None:
-        clash = next((texts_dir / f"{lid}.txt" for lid, _ in texts
-                      if os.path.realpath(texts_dir / f"{lid}.txt") in inputs), None)
-        if clash is not None:
-            raise OutputError("the extracted text would replace this letter", path=str(clash),
-                              fix="give --texts a folder of its own")
-        try:
-            texts_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise output_error(texts_dir, exc, "--texts") from None
-    if output_format == "csv":
-        write_csv(out, records, FIELDS)
-    else:
-        with atomic_text(out) as handle:
-            for record in records:
-                handle.write(dumps(record) + "\n")
-    if texts_dir is not None:
-        for lid, text in texts:
-            with atomic_text(texts_dir / f"{lid}.txt") as handle:
-                handle.write(text)
+        text_files = {texts_dir / f"{lid}.txt": text for lid, text in texts}
+        for path in text_files:
+            if os.path.realpath(path) in inputs:
+                raise OutputError("the extracted text would replace this letter", path=str(path),
+                                  fix="give --texts a folder of its own")
+            if os.path.realpath(path) == os.path.realpath(out):
+                raise OutputError("is --out and a letter's extracted text", path=str(out),
+                                  fix="give --texts a folder of its own")
+        files.update((path, text.encode("utf-8")) for path, text in text_files.items())
+        options.update(dict.fromkeys(text_files, "--texts"))
+    _write_together(files, options, texts_dir)
     seconds = time.perf_counter() - started
     lines = [f"warning: {w}" for w in warnings]
     return "\n".join(lines + [f"segment: {counted(len(files), 'letter')}, {counted(len(records), 'finding')} -> {out} "

@@ -339,6 +339,41 @@ def test_segment_never_writes_over_a_letter_and_checks_texts_first(tmp_path, run
         assert letter.read_bytes() == before and not out.exists()
 
 
+def test_segment_writes_the_findings_and_the_texts_together_or_not_at_all(tmp_path, runner, monkeypatch):
+    """The findings' offsets index into the texts: a text that could not be written
+    left the new findings beside the old texts."""
+    import errno
+    import os
+
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.txt").write_text(letter_text(), encoding="utf-8")
+    out, texts = tmp_path / "findings.jsonl", tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text("the earlier text", encoding="utf-8")
+    (texts / "b.txt").mkdir()   # b's text cannot be put in place
+    out.write_text("the earlier findings\n", encoding="utf-8")
+    letters = [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]
+    result = runner.invoke(app, ["segment", *letters, "--out", str(out), "--texts", str(texts)])
+    assert result.exit_code == 1, result.output
+    assert f"{texts / 'b.txt'}: is a folder, not a file (remove the folder or choose another --texts)" in result.output
+    assert out.read_text(encoding="utf-8") == "the earlier findings\n"
+    assert (texts / "a.txt").read_text(encoding="utf-8") == "the earlier text"
+    assert sorted(p.name for p in texts.iterdir()) == ["a.txt", "b.txt"]
+
+    # a full disk: a --texts folder made for the run (and its parent) is not left behind
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left")))
+    result = runner.invoke(app, ["segment", *letters, "--out", str(out), "--texts", str(tmp_path / "new" / "texts")])
+    assert result.exit_code == 1 and "disk full while writing" in result.output, result.output
+    assert not (tmp_path / "new").exists() and out.read_text(encoding="utf-8") == "the earlier findings\n"
+    monkeypatch.setattr(os, "fsync", real_fsync)
+
+    # --out may not be a letter's text either
+    result = runner.invoke(app, ["segment", *letters, "--out", str(texts / "a.txt"), "--texts", str(texts)])
+    assert result.exit_code == 1 and "a.txt: is --out and a letter's extracted text" in result.output
+    assert (texts / "a.txt").read_text(encoding="utf-8") == "the earlier text"
+
+
 def test_segment_gives_copies_of_one_letter_under_one_name_ids_of_their_own(tmp_path, runner):
     from conftest import REPO
 
