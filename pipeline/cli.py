@@ -55,13 +55,14 @@ def expected_errors(func: Callable) -> Callable:
 
 
 def file_name(value: str | Path) -> Path:
-    """An output file's path as typed. A trailing '/' says the user means a folder;
-    pathlib drops it, and a file of the folder's name would be written."""
+    """An output file's path as typed. 'new/' or 'new/.' says the user means a
+    folder; pathlib drops the ending, and a file called 'new' would be written."""
     if isinstance(value, Path):   # a default
         return value
-    if value.endswith(("/", os.sep)):
-        raise typer.BadParameter(f"{value!r} ends in '/', so it names a folder; give a file's "
-                                 "name, in that folder or elsewhere")
+    last = value.replace(os.sep, "/").rsplit("/", 1)[-1]
+    if last in ("", ".", ".."):
+        raise typer.BadParameter(f"{value!r} names a folder, not a file; give a file's name, in that "
+                                 "folder or elsewhere")
     return Path(value)
 
 

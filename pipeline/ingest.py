@@ -301,16 +301,22 @@ _SKIP_TAGS = {"script", "style", "noscript", "nav", "header", "footer", "templat
               "form", "button", "aside", "head", "title"}
 
 
+# the elements that may stand in <head>; any other ends a head whose </head> is left out
+_HEAD_CONTENT = {"title", "meta", "link", "style", "script", "base", "noscript", "template"}
+
+
 class _TextExtractor(HTMLParser):
     """Visible text of the page, one block per paragraph; the blocks inside <main>
-    elements are kept apart (gov.uk pages hold the report there)."""
+    elements are kept apart (gov.uk pages hold the report there). HTML lets end tags
+    such as </head> and </li> be left out, so those are closed as a browser would."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.blocks: list[str] = []
         self.main_blocks: list[str] = []
         self.current: list[str] = []
-        self.skip_depth = 0
+        self.skipping: list[str] = []   # the skipped elements open, the innermost last
+        self.lists: list[int] = []      # per open <ul> or <ol>, the items open outside it
         self.in_li = 0
         self.in_main = 0
         self.saw_main = False
@@ -322,38 +328,54 @@ class _TextExtractor(HTMLParser):
         self.current = []
 
     def handle_starttag(self, tag, attrs):
+        if self.skipping and self.skipping[-1] == "head" and tag not in _HEAD_CONTENT:
+            self.skipping.pop()
+        if tag == "main":
+            # the report is read whatever the markup before it left open
+            self._flush()
+            self.skipping.clear()
+            self.lists.clear()
+            self.in_li = 0
+            self.in_main += 1
+            self.saw_main = True
+            return
         if tag in _SKIP_TAGS:
-            self.skip_depth += 1
+            self.skipping.append(tag)
             return
         if tag in _BLOCK_TAGS:
             self._flush()
-        if tag == "li":
+        if self.skipping:   # a menu's list items make no bullets of the report
+            return
+        if tag in ("ul", "ol"):
+            self.lists.append(self.in_li)
+        elif tag == "li":
             self.in_li += 1
-        if tag in ("body", "main"):
-            # a <head> whose end tag is left out (HTML allows it), or markup broken
-            # before the report, must not hide the page's text
-            self.skip_depth = 0
-        if tag == "main":
-            self.in_main += 1
-            self.saw_main = True
 
     def handle_startendtag(self, tag, attrs):
-        if tag == "br" and not self.skip_depth:
+        if tag == "br" and not self.skipping:
             self.current.append(" ")
 
     def handle_endtag(self, tag):
         if tag in _SKIP_TAGS:
-            self.skip_depth = max(0, self.skip_depth - 1)
+            if tag in self.skipping:   # it ends, with what was left open inside it
+                del self.skipping[len(self.skipping) - 1 - self.skipping[::-1].index(tag):]
+            return
+        if tag == "main":
+            self._flush()
+            self.in_main = max(0, self.in_main - 1)
             return
         if tag in _BLOCK_TAGS:
             self._flush()
-        if tag == "li":
+        if self.skipping:
+            return
+        if tag in ("ul", "ol"):
+            if self.lists:   # the list's items end with it, their </li> or not
+                self.in_li = self.lists.pop()
+        elif tag == "li":
             self.in_li = max(0, self.in_li - 1)
-        if tag == "main":
-            self.in_main = max(0, self.in_main - 1)
 
     def handle_data(self, data):
-        if not self.skip_depth:
+        if not self.skipping:
             self.current.append(data)
 
 

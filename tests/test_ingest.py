@@ -151,6 +151,22 @@ def test_a_page_without_main_whose_head_is_not_closed_is_read(tmp_path):
     assert "GOV.UK</title>" not in text and "font-family" not in text
 
 
+def test_list_items_whose_end_tag_is_left_out_make_no_bullets_after_their_list(tmp_path):
+    """HTML lets </li> be left out: the breadcrumb's items, before <main>, turned every
+    paragraph of the report into a bullet, and the headings into findings."""
+    page = govuk_page().replace("<li>Home</li>", "<li>Home")
+    assert page.count("</li>") == govuk_page().count("</li>") - 1
+    page_text(tmp_path, page)
+    from pipeline.ingest import read_html
+
+    assert read_html("<main><ul><li>a</ul><p>Report</p></main>", "x.html") == "- a\n\nReport\n"
+    assert read_html("<nav><ul><li>Home<li>About</ul></nav><main><p>Report</p></main>", "x.html") == "Report\n"
+    assert read_html("<li><main><p>Report</p></main>", "x.html") == "Report\n"
+    # and a <head> left open with no <body> tag ends at the first element of the page
+    assert read_html("<html><head><title>T</title><p>Report</p>", "x.html") == "Report\n"
+    assert read_html("<head><script>var p = '<p>';</script><p>Report</p>", "x.html") == "Report\n"
+
+
 def bad_inputs(tmp_path):
     pdf = make_pdf([LETTER_LINES])
     cases = {

@@ -445,12 +445,14 @@ def test_every_command_has_a_help_example_that_can_be_copied(runner):
     (["evaluate"], "--report"), (["suggest", "letter.txt"], "--out"), (["labels", "import", "table.csv"], "--labels"),
     (["labels", "audit"], "--out"), (["rules", "report"], "--out"), (["rules", "report"], "--json")])
 def test_an_output_file_with_a_trailing_slash_is_refused_before_any_work(tmp_path, runner, command, option):
-    """pathlib drops a trailing '/', so 'new/' given for a file wrote a file called 'new'."""
-    result = runner.invoke(app, [*command, option, f"{tmp_path / 'new'}/"])
-    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
-    assert f"Invalid value for '{option}'" in result.output
-    assert f"'{tmp_path / 'new'}/' ends in '/', so it names a folder; give a file's name" in result.output
-    assert not (tmp_path / "new").exists()
+    """pathlib drops a trailing '/' (or '/.'), so 'new/' given for a file wrote a file
+    called 'new'."""
+    for ending in ("/", "/.", "/./", "/.."):
+        result = runner.invoke(app, [*command, option, f"{tmp_path / 'new'}{ending}"])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert f"Invalid value for '{option}'" in result.output
+        assert f"'{tmp_path / 'new'}{ending}' names a folder, not a file; give a file's name" in result.output
+        assert not (tmp_path / "new").exists()
 
 
 def test_a_rules_report_to_a_new_folder_with_a_trailing_slash_writes_nothing(tmp_path, runner):
