@@ -226,7 +226,7 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
         mode = 0o666 & ~_umask()
         for target, data in files.items():
             writing = target
-            if target.is_dir():
+            if target.is_dir() and not target.is_symlink():   # a link is replaced, not followed
                 # found now: once the files are being put in place, a failure would leave
                 # those before it replaced
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))

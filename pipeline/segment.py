@@ -94,23 +94,25 @@ class LetterIds:
         return next(lid for lid in candidates if self.seen.setdefault(lid, source) == source)
 
 
-def _write_together(files: dict[Path, bytes], options: dict[Path, str], texts_dir: Path | None) -> None:
-    """The findings and the texts their offsets index into, all or none: a failure
-    part of the way through left new findings beside old texts. A --texts folder
-    made for this run is removed again when nothing could be written into it."""
-    made = []
-    folder = texts_dir
-    while folder is not None and not folder.exists() and folder != folder.parent:
-        made.append(folder)
-        folder = folder.parent
+def _write_together(outputs: dict[Path, bytes], options: dict[Path, str]) -> None:
+    """The findings and the texts their offsets index into, written together: a
+    failure while writing them replaces none (before, one part of the way through left
+    new findings beside old texts). Folders made for this run are removed again on a
+    failure, as far as they are empty."""
+    made: set[Path] = set()
+    for path in outputs:
+        folder = Path(os.path.abspath(path)).parent
+        while not folder.exists() and folder != folder.parent:
+            made.add(folder)
+            folder = folder.parent
     try:
-        replace_together(files, option=options)
+        replace_together(outputs, option=options)
     except BaseException:
-        for folder in made:   # the deepest first; a folder not empty stays
+        for folder in sorted(made, key=lambda f: len(f.parts), reverse=True):   # the deepest first
             try:
                 folder.rmdir()
-            except OSError:
-                break
+            except OSError:   # not made after all, or not empty: it stays
+                pass
         raise
 
 
@@ -127,8 +129,13 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
     if os.path.realpath(out) in inputs:
         raise OutputError("is one of the letters read", path=str(out),
                           fix="give another --out; the letters are never written over")
-    if texts_dir is not None and texts_dir.exists() and not texts_dir.is_dir():
-        raise OutputError("is a file, not a folder", path=str(texts_dir), fix="give a folder to --texts")
+    if texts_dir is not None:
+        if texts_dir.exists() and not texts_dir.is_dir():
+            raise OutputError("is a file, not a folder", path=str(texts_dir), fix="give a folder to --texts")
+        real_out, real_texts = os.path.realpath(out), os.path.realpath(texts_dir)
+        if real_texts == real_out or real_texts.startswith(real_out + os.sep):
+            raise OutputError("is written by both --out and --texts", path=str(out),
+                              fix="give --texts a folder apart from --out")
     started = time.perf_counter()
     ids = LetterIds()
     records: list[dict] = []
@@ -145,7 +152,7 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
         bar.set_postfix(findings=len(records))
     findings_text = csv_text(records, FIELDS) if output_format == "csv" else "".join(
         dumps(record) + "\n" for record in records)
-    files = {out: findings_text.encode("utf-8")}
+    outputs = {out: findings_text.encode("utf-8")}
     options = {out: "--out"}
     if texts_dir is not None:
         text_files = {texts_dir / f"{lid}.txt": text for lid, text in texts}
@@ -156,9 +163,9 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
             if os.path.realpath(path) == os.path.realpath(out):
                 raise OutputError("is --out and a letter's extracted text", path=str(out),
                                   fix="give --texts a folder of its own")
-        files.update((path, text.encode("utf-8")) for path, text in text_files.items())
+        outputs.update((path, text.encode("utf-8")) for path, text in text_files.items())
         options.update(dict.fromkeys(text_files, "--texts"))
-    _write_together(files, options, texts_dir)
+    _write_together(outputs, options)
     seconds = time.perf_counter() - started
     lines = [f"warning: {w}" for w in warnings]
     return "\n".join(lines + [f"segment: {counted(len(files), 'letter')}, {counted(len(records), 'finding')} -> {out} "

@@ -360,6 +360,7 @@ def test_segment_writes_the_findings_and_the_texts_together_or_not_at_all(tmp_pa
     left the new findings beside the old texts."""
     import errno
     import os
+    import re
 
     for name in ("a", "b"):
         (tmp_path / f"{name}.txt").write_text(letter_text(), encoding="utf-8")
@@ -376,18 +377,36 @@ def test_segment_writes_the_findings_and_the_texts_together_or_not_at_all(tmp_pa
     assert (texts / "a.txt").read_text(encoding="utf-8") == "the earlier text"
     assert sorted(p.name for p in texts.iterdir()) == ["a.txt", "b.txt"]
 
-    # a full disk: a --texts folder made for the run (and its parent) is not left behind
+    # a full disk: the folders made for the run (--texts, its parent, --out's) are not left behind
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left")))
-    result = runner.invoke(app, ["segment", *letters, "--out", str(out), "--texts", str(tmp_path / "new" / "texts")])
-    assert result.exit_code == 1 and "disk full while writing" in result.output, result.output
-    assert not (tmp_path / "new").exists() and out.read_text(encoding="utf-8") == "the earlier findings\n"
+    for options in (["--out", str(out), "--texts", str(tmp_path / "new" / "texts")],
+                    ["--out", str(tmp_path / "new" / "f.jsonl"), "--texts", str(tmp_path / "new" / "texts")]):
+        result = runner.invoke(app, ["segment", *letters, *options])
+        assert result.exit_code == 1 and "disk full while writing" in result.output, result.output
+        assert not (tmp_path / "new").exists() and out.read_text(encoding="utf-8") == "the earlier findings\n"
     monkeypatch.setattr(os, "fsync", real_fsync)
 
-    # --out may not be a letter's text either
+    # --out may not be a letter's text, nor --texts be --out or inside it (found before any letter is read)
     result = runner.invoke(app, ["segment", *letters, "--out", str(texts / "a.txt"), "--texts", str(texts)])
     assert result.exit_code == 1 and "a.txt: is --out and a letter's extracted text" in result.output
     assert (texts / "a.txt").read_text(encoding="utf-8") == "the earlier text"
+    for inside in ("", "sub"):
+        result = runner.invoke(app, ["segment", *letters, "--out", str(tmp_path / "t"),
+                                     "--texts", str(tmp_path / "t" / inside)])
+        assert result.exit_code == 1 and "t: is written by both --out and --texts" in result.output
+        assert not (tmp_path / "t").exists()
+
+    # a text's path that is a link to a folder: the link is replaced, the folder left alone
+    (texts / "b.txt").rmdir()
+    (tmp_path / "elsewhere").mkdir()
+    (texts / "b.txt").symlink_to(tmp_path / "elsewhere")
+    result = runner.invoke(app, ["segment", *letters, "--out", str(out), "--texts", str(texts)])
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(rf"segment: 2 letters, 10 findings -> {re.escape(str(out))} \(\d+\.\d s\)",
+                        result.output.strip()), result.output
+    assert not (texts / "b.txt").is_symlink() and (texts / "b.txt").read_text(encoding="utf-8") == letter_text()
+    assert list((tmp_path / "elsewhere").iterdir()) == []
 
 
 def test_segment_gives_copies_of_one_letter_under_one_name_ids_of_their_own(tmp_path, runner):
