@@ -202,11 +202,11 @@ def tag_command(
         safeguarding-themes tag letter.pdf --method rules --out tagged.jsonl
     """
     from .params import load_params
-    from .outputs import check_output_file
+    from .outputs import check_outputs
     from .tag import check_inputs
 
     check_inputs(paths or [], findings)
-    check_output_file(out)
+    check_outputs([("--out", out)])
     stage = load_params(params, "tag")
     method_name = method.value if method is not None else stage.get("method", "combined")
     jobs = jobs if jobs is not None else stage.get("jobs", 0)

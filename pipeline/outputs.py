@@ -45,13 +45,6 @@ def output_error(path: Path | str, exc: OSError, option: str = "--out") -> Outpu
     return OutputError(msg, path=str(path), fix=fix)
 
 
-def check_output_file(path: Path | str) -> None:
-    """Before any work: an output file that could not be written at the end."""
-    if Path(path).is_dir():
-        raise OutputError("is a folder, not a file", path=str(path),
-                          fix=f"give a file name, e.g. --out {Path(path) / 'tagged.jsonl'}")
-
-
 def check_output_folder(path: Path | str, option: str = "--out") -> None:
     """Before any work: an output folder that is a file."""
     if Path(path).exists() and not Path(path).is_dir():

@@ -18,7 +18,7 @@ from .ingest import Document, find_letters, read_document
 from .judgement import judge_wording
 from .letter import LetterInfo
 from .errors import OutputError
-from .outputs import check_output_file, counted, csv_text, dumps, replace_together
+from .outputs import check_outputs, counted, csv_text, dumps, replace_together
 from .parse import Finding, segment_text
 from .progress import progress_bar
 
@@ -123,7 +123,7 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
     The whole run fails on the first unreadable letter and leaves no output
     (``tag`` is the command for batches that should carry on past bad letters).
     """
-    check_output_file(out)
+    check_outputs([("--out", out)])
     files = find_letters(paths)
     inputs = {os.path.realpath(f) for f in files}
     if os.path.realpath(out) in inputs:

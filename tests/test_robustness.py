@@ -152,10 +152,17 @@ def test_a_symlink_loop_in_a_folder_is_followed_once(tmp_path, runner):
 def test_an_unwritable_output_folder(tmp_path, runner):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where a folder should be", encoding="utf-8")
-    result = runner.invoke(app, ["segment", str(SEED), "--out", str(blocker / "f.jsonl")])
-    one_line_error(result, "cannot create the output folder")
-    result = runner.invoke(app, ["tag", str(SEED), "--out", str(blocker / "t.jsonl")] + RULES)
-    one_line_error(result, "not-a-folder")
+    # found before any letter is read (a letter that cannot be read would be named first)
+    (tmp_path / "unreadable.pdf").write_bytes(b"%PDF-1.4 damaged")
+    letters = [str(tmp_path / "unreadable.pdf"), str(SEED)]
+    result = runner.invoke(app, ["segment", *letters, "--out", str(blocker / "f.jsonl")])
+    one_line_error(result, f"{blocker / 'f.jsonl'}: is inside {blocker}, which is a file (give --out a path in a folder)")
+    result = runner.invoke(app, ["tag", *letters, "--out", str(blocker / "t.jsonl")] + RULES)
+    one_line_error(result, f"{blocker / 't.jsonl'}: is inside {blocker}, which is a file")
+    findings = tmp_path / "findings.jsonl"
+    findings.write_text("not read\n", encoding="utf-8")
+    result = runner.invoke(app, ["tag", "--findings", str(findings), "--out", str(blocker / "t.jsonl")] + RULES)
+    one_line_error(result, f"{blocker / 't.jsonl'}: is inside {blocker}, which is a file")
 
 
 def test_a_permission_denied_output_folder(tmp_path, runner, monkeypatch):
