@@ -358,7 +358,8 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag):
         if tag in _SKIP_TAGS:
             if tag in self.skipping:   # it ends, with what was left open inside it
-                del self.skipping[len(self.skipping) - 1 - self.skipping[::-1].index(tag):]
+                while self.skipping.pop() != tag:
+                    pass
             return
         if tag == "main":
             self._flush()

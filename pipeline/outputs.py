@@ -34,7 +34,7 @@ def output_error(path: Path | str, exc: OSError, option: str = "--out") -> Outpu
         fix = f"choose a folder you can write to with {option}"
         msg = "cannot write here (permission denied)"
     elif exc.errno == errno.EISDIR:
-        fix = f"remove the folder or choose another {option}"
+        fix = f"remove it, or choose another {option}"
         msg = "is a folder, not a file"
     elif exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EEXIST):
         fix = f"choose another {option}"
@@ -193,27 +193,39 @@ def write_files_together(folder: Path | str, contents: dict[str, bytes]) -> None
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputError("is a file, not a folder", path=str(folder), fix="choose a folder with --out")
-    for name in contents:
-        if (folder / name).is_dir():
-            raise OutputError("is a folder, not a file", path=str(folder / name),
-                              fix="remove it, or choose another --out")
-    made = not folder.exists()
-    try:
-        replace_together({folder / name: data for name, data in contents.items()})
-    except BaseException:
-        if made:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
+    replace_together({folder / name: data for name, data in contents.items()})
+
+
+def _missing_folders(paths: Iterable[Path]) -> list[Path]:
+    """The folders above ``paths`` that do not exist yet, the deepest first (from the
+    absolute path: 'new/../old' names no folder 'new' to remove)."""
+    missing: set[Path] = set()
+    for path in paths:
+        folder = Path(os.path.abspath(path)).parent
+        while not folder.exists() and folder != folder.parent:
+            missing.add(folder)
+            folder = folder.parent
+    return sorted(missing, key=lambda f: len(f.parts), reverse=True)
+
+
+def _undo(staged: list[tuple[Path, Path]], made: list[Path]) -> None:
+    """After a failure: the temporary files, and the folders made for them while empty."""
+    for tmp, _ in staged:
+        tmp.unlink(missing_ok=True)
+    for folder in made:
+        with contextlib.suppress(OSError):   # not made after all, or not empty: it stays
+            folder.rmdir()
 
 
 def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
                      option: str | dict[Path, str] = "--out") -> None:
     """Write ``files`` (path -> bytes) to temporary files, then put them all in place
     and remove ``remove``, with Ctrl-C held off: files that must agree (a model and its
-    metadata, two models trained together) never appear one without the other.
+    metadata, two models trained together) never appear one without the other. On a
+    failure, the folders made for the files are removed again, as far as they are empty.
     ``option``: the option that names the files (or, by file, the option naming each)."""
     staged: list[tuple[Path, Path]] = []
+    made = _missing_folders(files)
     writing: Path | None = None   # the file being written, for an error that names no file
     try:
         mode = 0o666 & ~_umask()
@@ -239,8 +251,7 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
             for path in remove:
                 path.unlink(missing_ok=True)
     except OSError as exc:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        _undo(staged, made)
         failed = Path(exc.filename) if exc.filename else None
         where = next((t for tmp, t in staged if failed in (tmp, t)), None)
         if where is None and writing is not None:
@@ -253,6 +264,5 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
             (name for target, name in option.items() if where in (target, *target.parents)), "--out")
         raise output_error(where, exc, named) from None
     except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        _undo(staged, made)
         raise

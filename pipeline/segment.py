@@ -94,28 +94,6 @@ class LetterIds:
         return next(lid for lid in candidates if self.seen.setdefault(lid, source) == source)
 
 
-def _write_together(outputs: dict[Path, bytes], options: dict[Path, str]) -> None:
-    """The findings and the texts their offsets index into, written together: a
-    failure while writing them replaces none (before, one part of the way through left
-    new findings beside old texts). Folders made for this run are removed again on a
-    failure, as far as they are empty."""
-    made: set[Path] = set()
-    for path in outputs:
-        folder = Path(os.path.abspath(path)).parent
-        while not folder.exists() and folder != folder.parent:
-            made.add(folder)
-            folder = folder.parent
-    try:
-        replace_together(outputs, option=options)
-    except BaseException:
-        for folder in sorted(made, key=lambda f: len(f.parts), reverse=True):   # the deepest first
-            try:
-                folder.rmdir()
-            except OSError:   # not made after all, or not empty: it stays
-                pass
-        raise
-
-
 def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
                 texts_dir: Path | None = None, progress: bool = True) -> str:
     """Segment letters into ``out``; return a one-line summary.
@@ -126,13 +104,14 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
     check_outputs([("--out", out)])
     files = find_letters(paths)
     inputs = {os.path.realpath(f) for f in files}
-    if os.path.realpath(out) in inputs:
+    real_out = os.path.realpath(out)
+    if real_out in inputs:
         raise OutputError("is one of the letters read", path=str(out),
                           fix="give another --out; the letters are never written over")
     if texts_dir is not None:
         if texts_dir.exists() and not texts_dir.is_dir():
             raise OutputError("is a file, not a folder", path=str(texts_dir), fix="give a folder to --texts")
-        real_out, real_texts = os.path.realpath(out), os.path.realpath(texts_dir)
+        real_texts = os.path.realpath(texts_dir)
         if real_texts == real_out or real_texts.startswith(real_out + os.sep):
             raise OutputError("is written by both --out and --texts", path=str(out),
                               fix="give --texts a folder apart from --out")
@@ -157,15 +136,17 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
     if texts_dir is not None:
         text_files = {texts_dir / f"{lid}.txt": text for lid, text in texts}
         for path in text_files:
-            if os.path.realpath(path) in inputs:
+            real = os.path.realpath(path)
+            if real in inputs:
                 raise OutputError("the extracted text would replace this letter", path=str(path),
                                   fix="give --texts a folder of its own")
-            if os.path.realpath(path) == os.path.realpath(out):
+            if real == real_out:
                 raise OutputError("is --out and a letter's extracted text", path=str(out),
                                   fix="give --texts a folder of its own")
         outputs.update((path, text.encode("utf-8")) for path, text in text_files.items())
         options.update(dict.fromkeys(text_files, "--texts"))
-    _write_together(outputs, options)
+    # the texts the findings' offsets index into: written with them, or none of them
+    replace_together(outputs, option=options)
     seconds = time.perf_counter() - started
     lines = [f"warning: {w}" for w in warnings]
     return "\n".join(lines + [f"segment: {counted(len(files), 'letter')}, {counted(len(records), 'finding')} -> {out} "

@@ -372,7 +372,7 @@ def test_segment_writes_the_findings_and_the_texts_together_or_not_at_all(tmp_pa
     letters = [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]
     result = runner.invoke(app, ["segment", *letters, "--out", str(out), "--texts", str(texts)])
     assert result.exit_code == 1, result.output
-    assert f"{texts / 'b.txt'}: is a folder, not a file (remove the folder or choose another --texts)" in result.output
+    assert f"{texts / 'b.txt'}: is a folder, not a file (remove it, or choose another --texts)" in result.output
     assert out.read_text(encoding="utf-8") == "the earlier findings\n"
     assert (texts / "a.txt").read_text(encoding="utf-8") == "the earlier text"
     assert sorted(p.name for p in texts.iterdir()) == ["a.txt", "b.txt"]
