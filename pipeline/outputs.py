@@ -10,6 +10,7 @@ import contextlib
 import csv
 import errno
 import io
+import itertools
 import json
 import os
 import tempfile
@@ -217,12 +218,78 @@ def _undo(staged: list[tuple[Path, Path]], made: list[Path]) -> None:
             folder.rmdir()
 
 
+def _keep_aside(path: Path, move: bool) -> Path:
+    """A second, hidden name for what is at ``path`` now, to put it back after a failure.
+    ``move``: rename it there (a removal); otherwise link it, so that ``path`` is
+    replaced in one rename and is never missing for a reader."""
+    for n in itertools.count():
+        kept = path.with_name(f".{path.name}.{os.getpid()}-{n}.old")
+        if os.path.lexists(kept):
+            continue
+        if not move:
+            try:
+                os.link(path, kept, follow_symlinks=False)
+                return kept
+            except FileExistsError:
+                continue
+            except OSError:
+                move = True   # no hard links here (FAT, some network shares): moved aside instead
+        os.rename(path, kept)
+        return kept
+    raise AssertionError("unreachable")
+
+
+def _put_in_place(staged: list[tuple[Path, Path]], remove: Iterable[Path]) -> None:
+    """Rename the staged files over their targets and remove ``remove``, all or none:
+    a rename that fails part way (a read-only remount, a folder that cannot grow) puts
+    back what the earlier ones replaced, so that files that must agree still do."""
+    done: list[tuple[Path, Path | None]] = []   # (path, its earlier version kept aside)
+    try:
+        for tmp, target in staged:
+            done.append((target, _keep_aside(target, move=False) if os.path.lexists(target) else None))
+            os.replace(tmp, target)
+        for path in remove:
+            if os.path.lexists(path):
+                done.append((path, _keep_aside(path, move=True)))
+    except OSError:
+        left = _put_back(done)
+        if left:
+            path, kept = left[0]
+            raise OutputError(
+                "the new files were put in place only in part, and this one could not be put back",
+                path=str(path),
+                fix=(f"its earlier version is {kept.name} beside it: rename it back, or run again"
+                     if kept is not None else "remove it, or run again")) from None
+        raise
+    for _, kept in done:
+        if kept is not None:
+            with contextlib.suppress(OSError):   # a hidden leftover at worst, never a wrong output
+                kept.unlink()
+
+
+def _put_back(done: list[tuple[Path, Path | None]]) -> list[tuple[Path, Path | None]]:
+    """Undo ``done``, the last first; returns what could not be put back."""
+    left: list[tuple[Path, Path | None]] = []
+    for path, kept in reversed(done):
+        try:
+            if kept is None:
+                path.unlink(missing_ok=True)
+            elif os.path.lexists(path) and os.path.samestat(os.lstat(path), os.lstat(kept)):
+                kept.unlink()   # linked, and its replacement failed: it is still in place
+            else:
+                os.replace(kept, path)
+        except OSError:
+            left.append((path, kept))
+    return left
+
+
 def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
                      option: str | dict[Path, str] = "--out") -> None:
     """Write ``files`` (path -> bytes) to temporary files, then put them all in place
     and remove ``remove``, with Ctrl-C held off: files that must agree (a model and its
     metadata, two models trained together) never appear one without the other. On a
-    failure, the folders made for the files are removed again, as far as they are empty.
+    failure, even one part way through putting them in place, the files are as they were,
+    and the folders made for them are removed again, as far as they are empty.
     ``option``: the option that names the files (or, by file, the option naming each)."""
     staged: list[tuple[Path, Path]] = []
     made = _missing_folders(files)
@@ -246,10 +313,7 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
         writing = None
         # the few milliseconds that put files that belong together in place
         with ctrl_c_deferred():
-            for tmp, target in staged:
-                os.replace(tmp, target)
-            for path in remove:
-                path.unlink(missing_ok=True)
+            _put_in_place(staged, remove)
     except OSError as exc:
         _undo(staged, made)
         failed = Path(exc.filename) if exc.filename else None
