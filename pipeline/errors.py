@@ -47,3 +47,8 @@ class ParamsError(SafeguardingError):
 
 class OutputError(SafeguardingError):
     """An output that cannot be written (permissions, full disk, locked)."""
+
+
+class PartlyReplacedError(OutputError):
+    """Outputs that must agree were left part new, part old: reported even when Ctrl-C
+    was pressed meanwhile, which would otherwise say that nothing was changed."""

@@ -7,11 +7,14 @@ import signal
 import threading
 from typing import Iterator
 
+from .errors import PartlyReplacedError
+
 
 @contextlib.contextmanager
 def ctrl_c_deferred() -> Iterator[None]:
     """A Ctrl-C in here is raised when the block ends, not in its middle. It wins over
-    an error raised meanwhile: the user asked to stop.
+    an error raised meanwhile (the user asked to stop), but for outputs left part new,
+    part old: that the user must read.
 
     Only the main thread receives Python's signal handlers; elsewhere, and where Ctrl-C
     is ignored (a background job) or handled outside Python, nothing changes."""
@@ -24,9 +27,13 @@ def ctrl_c_deferred() -> Iterator[None]:
         return
     pressed: list[int] = []
     signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    failure: BaseException | None = None
     try:
         yield
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         signal.signal(signal.SIGINT, handler)
-        if pressed:
+        if pressed and not isinstance(failure, PartlyReplacedError):
             raise KeyboardInterrupt

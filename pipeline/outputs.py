@@ -10,14 +10,13 @@ import contextlib
 import csv
 import errno
 import io
-import itertools
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .errors import OutputError
+from .errors import OutputError, PartlyReplacedError
 from .interrupts import ctrl_c_deferred
 
 
@@ -198,14 +197,15 @@ def write_files_together(folder: Path | str, contents: dict[str, bytes]) -> None
 
 
 def _missing_folders(paths: Iterable[Path]) -> list[Path]:
-    """The folders above ``paths`` that do not exist yet, the deepest first (from the
-    absolute path: 'new/../old' names no folder 'new' to remove)."""
+    """The folders that making the folders of ``paths`` creates, by absolute path, the
+    deepest first. Every folder of the path as written counts (mkdir makes 'new' for
+    'new/../keep'), each judged by where it leads: in 'new/../old', 'old' was there."""
     missing: set[Path] = set()
-    for path in paths:
-        folder = Path(os.path.abspath(path)).parent
-        while not folder.exists() and folder != folder.parent:
-            missing.add(folder)
-            folder = folder.parent
+    for folder in {Path(path).parent for path in paths}:
+        for depth in range(1, len(folder.parts) + 1):
+            made = Path(os.path.abspath(Path(*folder.parts[:depth])))
+            if not made.exists():
+                missing.add(made)
     return sorted(missing, key=lambda f: len(f.parts), reverse=True)
 
 
@@ -221,9 +221,12 @@ def _undo(staged: list[tuple[Path, Path]], made: list[Path]) -> None:
 def _keep_aside(path: Path, move: bool) -> Path:
     """A second, hidden name for what is at ``path`` now, to put it back after a failure.
     ``move``: rename it there (a removal); otherwise link it, so that ``path`` is
-    replaced in one rename and is never missing for a reader."""
-    for n in itertools.count():
-        kept = path.with_name(f".{path.name}.{os.getpid()}-{n}.old")
+    replaced in one rename and is never missing for a reader. (The name is no longer
+    than a temporary file's: a name that could be written can be kept.)"""
+    n = 0
+    while True:
+        kept = path.with_name(f".{path.name}.{n}.old")
+        n += 1
         if os.path.lexists(kept):
             continue
         if not move:
@@ -233,10 +236,11 @@ def _keep_aside(path: Path, move: bool) -> Path:
             except FileExistsError:
                 continue
             except OSError:
-                move = True   # no hard links here (FAT, some network shares): moved aside instead
+                # no hard link allowed (FAT, some network shares, another user's file
+                # under protected_hardlinks): moved aside, missing for a moment instead
+                move = True
         os.rename(path, kept)
         return kept
-    raise AssertionError("unreachable")
 
 
 def _put_in_place(staged: list[tuple[Path, Path]], remove: Iterable[Path]) -> None:
@@ -254,12 +258,13 @@ def _put_in_place(staged: list[tuple[Path, Path]], remove: Iterable[Path]) -> No
     except OSError:
         left = _put_back(done)
         if left:
-            path, kept = left[0]
-            raise OutputError(
-                "the new files were put in place only in part, and this one could not be put back",
-                path=str(path),
-                fix=(f"its earlier version is {kept.name} beside it: rename it back, or run again"
-                     if kept is not None else "remove it, or run again")) from None
+            raise PartlyReplacedError(
+                "the new files were put in place only in part, and this one could not be put back"
+                + (f" (nor {counted(len(left) - 1, 'other')})" if len(left) > 1 else ""),
+                path=str(left[0][0]),
+                fix="; ".join(f"rename {kept.name} back to {path.name}" if kept is not None
+                              else f"remove {path.name}" for path, kept in left)
+                + " (in that folder), or run again") from None
         raise
     for _, kept in done:
         if kept is not None:
@@ -268,19 +273,21 @@ def _put_in_place(staged: list[tuple[Path, Path]], remove: Iterable[Path]) -> No
 
 
 def _put_back(done: list[tuple[Path, Path | None]]) -> list[tuple[Path, Path | None]]:
-    """Undo ``done``, the last first; returns what could not be put back."""
+    """Undo ``done``, the last first; returns what could not be put back, in order."""
     left: list[tuple[Path, Path | None]] = []
     for path, kept in reversed(done):
         try:
             if kept is None:
                 path.unlink(missing_ok=True)
             elif os.path.lexists(path) and os.path.samestat(os.lstat(path), os.lstat(kept)):
-                kept.unlink()   # linked, and its replacement failed: it is still in place
+                # linked, and its replacement failed: it is as it was, the link a leftover
+                with contextlib.suppress(OSError):
+                    kept.unlink()
             else:
                 os.replace(kept, path)
         except OSError:
             left.append((path, kept))
-    return left
+    return left[::-1]
 
 
 def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
@@ -291,11 +298,15 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
     failure, even one part way through putting them in place, the files are as they were,
     and the folders made for them are removed again, as far as they are empty.
     ``option``: the option that names the files (or, by file, the option naming each)."""
+    remove = list(remove)
     staged: list[tuple[Path, Path]] = []
     made = _missing_folders(files)
     writing: Path | None = None   # the file being written, for an error that names no file
     try:
         mode = 0o666 & ~_umask()
+        for path in remove:
+            if path.is_dir() and not path.is_symlink():   # a folder is not removed, nor hidden
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         for target, data in files.items():
             writing = target
             if target.is_dir() and not target.is_symlink():   # a link is replaced, not followed

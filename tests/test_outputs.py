@@ -85,24 +85,73 @@ def test_without_hard_links_the_earlier_files_are_moved_aside_and_still_put_back
     assert contents(folder) == BEFORE
 
 
-def test_a_file_that_cannot_be_put_back_is_named_with_its_earlier_version(folder, monkeypatch):
+@pytest.mark.parametrize("ctrl_c", [False, True])
+def test_files_that_cannot_be_put_back_are_each_named_with_their_earlier_version(folder, monkeypatch, ctrl_c):
+    """Part new, part old is the one failure a Ctrl-C pressed meanwhile does not hide:
+    the interrupted run would say its outputs were left as they were."""
+    import signal
+
     real = os.replace
 
     def failing(src, dst):
-        if Path(dst).name == "b.bin" or Path(src).name.startswith(".a.bin.") and Path(src).suffix == ".old":
+        if Path(dst).name == "gone.bin" or Path(src).suffix == ".old":
             raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
+        if ctrl_c and Path(dst).name == "b.bin":
+            os.kill(os.getpid(), signal.SIGINT)
         return real(src, dst)
 
     monkeypatch.setattr(os, "replace", failing)
+    fail_on(monkeypatch, "gone.bin", call="rename", code=errno.EIO)
+    monkeypatch.setattr(signal, "getsignal", lambda s: signal.default_int_handler)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(OutputError) as caught:
+            replace(folder)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert type(caught.value).__name__ == "PartlyReplacedError"
+    assert caught.value.path == str(folder / "a.bin")
+    assert "only in part, and this one could not be put back (nor 1 other)" in str(caught.value)
+    assert caught.value.fix == ("rename .a.bin.0.old back to a.bin; "
+                                "rename .b.bin.0.old back to b.bin (in that folder), or run again")
+    # new.bin, which was not there before, is removed again
+    assert contents(folder) == {".a.bin.0.old": b"old", ".b.bin.0.old": b"old",
+                                "a.bin": b"new a", "b.bin": b"new b", "gone.bin": b"old"}
+
+
+def test_a_link_that_is_left_over_when_nothing_was_replaced_is_no_failure_to_put_back(folder, monkeypatch):
+    real = os.unlink
+
+    def failing(path, *args, **kwargs):
+        if Path(path).suffix == ".old":
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+        return real(path, *args, **kwargs)
+
+    fail_on(monkeypatch, "a.bin")
+    monkeypatch.setattr(os, "unlink", failing)
     with pytest.raises(OutputError) as caught:
         replace(folder)
-    assert caught.value.path == str(folder / "a.bin")
-    assert "only in part" in str(caught.value)
-    kept = [p for p in folder.iterdir() if p.name.startswith(".a.bin.")]
-    assert len(kept) == 1 and kept[0].read_bytes() == b"old"
-    assert caught.value.fix == f"its earlier version is {kept[0].name} beside it: rename it back, or run again"
-    # everything else is as it was
-    assert {k: v for k, v in contents(folder).items() if k != kept[0].name} == {**BEFORE, "a.bin": b"new a"}
+    assert caught.value.fix == "free some disk space and run again; nothing was replaced"
+    assert {k: v for k, v in contents(folder).items() if k != ".a.bin.0.old"} == BEFORE
+
+
+def test_a_folder_to_be_removed_is_refused_before_anything_is_replaced(folder):
+    (folder / "gone.bin").unlink()
+    (folder / "gone.bin").mkdir()
+    (folder / "gone.bin" / "kept.txt").write_bytes(b"yours")
+    with pytest.raises(OutputError, match="is a folder, not a file") as caught:
+        replace(folder)
+    assert caught.value.path == str(folder / "gone.bin")
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == {"a.bin": b"old", "b.bin": b"old"}
+    assert (folder / "gone.bin" / "kept.txt").read_bytes() == b"yours"
+
+
+def test_the_longest_name_that_can_be_written_can_be_replaced(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "getpid", lambda: 4194304)   # the longest pid: the name must not hold it
+    target = tmp_path / ("x" * (255 - len(".") - len(".12345678.tmp")))   # the temporary file's limit
+    target.write_bytes(b"old")
+    outputs.replace_together({target: b"new"})
+    assert [p.name for p in tmp_path.iterdir()] == [target.name] and target.read_bytes() == b"new"
 
 
 @pytest.mark.parametrize("fails", [False, True])
@@ -120,3 +169,20 @@ def test_a_link_is_replaced_or_put_back_as_a_link_and_what_it_points_to_is_untou
         replace(folder)
         assert not (folder / "a.bin").is_symlink() and contents(folder) == AFTER
     assert elsewhere.read_bytes() == b"old"
+
+
+def test_a_failure_removes_every_folder_made_for_the_files_and_no_other(tmp_path, monkeypatch):
+    """mkdir makes 'new' for 'new/../keep': it goes too. An empty folder that was there
+    already stays, whatever the path passes through to reach it."""
+    (tmp_path / "there").mkdir()
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    for path in (tmp_path / "new" / ".." / "keep" / "f.bin",
+                 tmp_path / "new" / ".." / "there" / "sub" / "f.bin",
+                 tmp_path / "there" / ".." / "new" / "f.bin"):
+        with pytest.raises(OutputError, match="disk full"):
+            outputs.replace_together({path: b"x"})
+        assert sorted(p.name for p in tmp_path.rglob("*")) == ["there"], path
