@@ -48,6 +48,11 @@ def expected_errors(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except SafeguardingError as exc:
             fail(str(exc))
+        except PermissionError as exc:
+            # a path in a folder that may not be searched: pathlib's tests raise this
+            # before the read or write that would have named the fix
+            fail(f"{exc.filename or 'a file'}: permission denied (give a path in a folder you "
+                 "may read and search, or ask for access)")
         except KeyboardInterrupt:
             fail("interrupted; outputs already complete were kept, partial ones removed", 130)
 

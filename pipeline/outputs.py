@@ -47,7 +47,7 @@ def output_error(path: Path | str, exc: OSError, option: str = "--out") -> Outpu
 
 def check_output_folder(path: Path | str, option: str = "--out") -> None:
     """Before any work: an output folder that is a file."""
-    if Path(path).exists() and not Path(path).is_dir():
+    if os.path.exists(path) and not os.path.isdir(path):
         raise OutputError("is a file, not a folder", path=str(path), fix=f"give a folder with {option}")
 
 
@@ -61,13 +61,15 @@ def check_outputs(outputs: Iterable[tuple[str, Path | str | None]],
     for option, path in outputs:
         if path is None:
             continue
-        if Path(path).is_dir():
+        # os.path's tests, not pathlib's: a folder that may not be searched raises there,
+        # and the write itself will say 'permission denied' with the fix
+        if os.path.isdir(path):
             raise OutputError("is a folder, not a file", path=str(path),
                               fix=f"give {option} a file name inside it or elsewhere")
         parent = Path(path).parent
-        while not parent.exists() and parent != parent.parent:
+        while not os.path.exists(parent) and parent != parent.parent:
             parent = parent.parent
-        if not parent.is_dir():
+        if not os.path.isdir(parent):
             raise OutputError(f"is inside {parent}, which is a file", path=str(path),
                               fix=f"give {option} a path in a folder")
         real = os.path.realpath(path)
@@ -94,7 +96,7 @@ def atomic_path(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix,
-                                        dir=str(path.parent) if str(path.parent) else ".")
+                                        dir=os.path.realpath(path.parent))   # as in replace_together
     except OSError as exc:
         raise output_error(path, exc) from None
     os.close(fd)
@@ -196,50 +198,61 @@ def write_files_together(folder: Path | str, contents: dict[str, bytes]) -> None
     replace_together({folder / name: data for name, data in contents.items()})
 
 
-def _missing_folders(paths: Iterable[Path]) -> list[Path]:
-    """The folders that making the folders of ``paths`` creates, by absolute path, the
-    deepest first. Every folder of the path as written counts (mkdir makes 'new' for
-    'new/../keep'), each judged by where it leads: in 'new/../old', 'old' was there."""
-    missing: set[Path] = set()
-    for folder in {Path(path).parent for path in paths}:
-        for depth in range(1, len(folder.parts) + 1):
-            made = Path(os.path.abspath(Path(*folder.parts[:depth])))
-            if not made.exists():
-                missing.add(made)
-    return sorted(missing, key=lambda f: len(f.parts), reverse=True)
+def _make_folders(folder: Path, made: list[tuple[Path, int, int]]) -> None:
+    """``mkdir -p folder``, one part of the path as written at a time, adding each folder
+    made to ``made`` with its inode: undoing removes those folders and never one that was
+    there (a '..' after a link can lead anywhere; what was made is known, not foreseen)."""
+    for depth in range(1, len(folder.parts) + 1):
+        step = Path(*folder.parts[:depth])
+        try:
+            os.mkdir(step)
+        except OSError:
+            if os.path.isdir(step):   # there already (Windows may say 'access denied' for 'C:\\')
+                continue
+            raise
+        info = os.lstat(step)
+        made.append((step, info.st_dev, info.st_ino))
 
 
-def _undo(staged: list[tuple[Path, Path]], made: list[Path]) -> None:
+def _undo(staged: list[tuple[Path, Path]], made: list[tuple[Path, int, int]]) -> None:
     """After a failure: the temporary files, and the folders made for them while empty."""
     for tmp, _ in staged:
         tmp.unlink(missing_ok=True)
-    for folder in made:
-        with contextlib.suppress(OSError):   # not made after all, or not empty: it stays
-            folder.rmdir()
+    for folder, device, inode in reversed(made):
+        with contextlib.suppress(OSError):   # not empty, or not the folder made: it stays
+            info = os.lstat(folder)
+            if (info.st_dev, info.st_ino) == (device, inode):
+                os.rmdir(folder)
 
 
-def _keep_aside(path: Path, move: bool) -> Path:
-    """A second, hidden name for what is at ``path`` now, to put it back after a failure.
-    ``move``: rename it there (a removal); otherwise link it, so that ``path`` is
-    replaced in one rename and is never missing for a reader. (The name is no longer
-    than a temporary file's: a name that could be written can be kept.)"""
+def _keep_aside(path: Path, remove: bool) -> Path:
+    """A second, hidden name for what is at ``path`` now, to put it back after a failure;
+    ``remove``: and ``path`` goes. Linked, so that ``path`` is replaced in one rename and
+    never missing for a reader, and no kept file is ever written over (a link is never
+    made over a file). (The name is no longer than a temporary file's: a name that could
+    be written can be kept.)"""
     n = 0
     while True:
         kept = path.with_name(f".{path.name}.{n}.old")
         n += 1
-        if os.path.lexists(kept):
+        try:
+            os.link(path, kept, follow_symlinks=False)
+        except FileExistsError:
             continue
-        if not move:
-            try:
-                os.link(path, kept, follow_symlinks=False)
-                return kept
-            except FileExistsError:
+        except OSError:
+            # no hard link allowed (FAT, some network shares, another user's file under
+            # protected_hardlinks): moved aside, missing for a moment instead
+            if os.path.lexists(kept):
                 continue
+            os.rename(path, kept)
+            return kept
+        if remove:
+            try:
+                os.unlink(path)
             except OSError:
-                # no hard link allowed (FAT, some network shares, another user's file
-                # under protected_hardlinks): moved aside, missing for a moment instead
-                move = True
-        os.rename(path, kept)
+                with contextlib.suppress(OSError):
+                    kept.unlink()
+                raise
         return kept
 
 
@@ -250,26 +263,35 @@ def _put_in_place(staged: list[tuple[Path, Path]], remove: Iterable[Path]) -> No
     done: list[tuple[Path, Path | None]] = []   # (path, its earlier version kept aside)
     try:
         for tmp, target in staged:
-            done.append((target, _keep_aside(target, move=False) if os.path.lexists(target) else None))
+            done.append((target, _keep_aside(target, remove=False) if os.path.lexists(target) else None))
             os.replace(tmp, target)
         for path in remove:
             if os.path.lexists(path):
-                done.append((path, _keep_aside(path, move=True)))
+                done.append((path, _keep_aside(path, remove=True)))
     except OSError:
         left = _put_back(done)
         if left:
             raise PartlyReplacedError(
                 "the new files were put in place only in part, and this one could not be put back"
                 + (f" (nor {counted(len(left) - 1, 'other')})" if len(left) > 1 else ""),
-                path=str(left[0][0]),
-                fix="; ".join(f"rename {kept.name} back to {path.name}" if kept is not None
-                              else f"remove {path.name}" for path, kept in left)
-                + " (in that folder), or run again") from None
+                path=str(left[0][0]), fix=_put_back_by_hand(left)) from None
         raise
     for _, kept in done:
         if kept is not None:
             with contextlib.suppress(OSError):   # a hidden leftover at worst, never a wrong output
                 kept.unlink()
+
+
+def _put_back_by_hand(left: list[tuple[Path, Path | None]], named: int = 3) -> str:
+    """What to do for the files not put back: the first few (a read-only remount leaves
+    them all, and a run may write thousands), each by its full path (they may be in
+    several folders, and the earlier versions are hidden)."""
+    steps = [f"rename {kept} back to {path.name}" if kept is not None else f"remove {path}"
+             for path, kept in left[:named]]
+    if len(left) > named:
+        steps.append(f"and so for {counted(len(left) - named, 'other file')} "
+                     "(each earlier version is the hidden .NAME.N.old beside it)")
+    return "run the command again, or " + "; ".join(steps)
 
 
 def _put_back(done: list[tuple[Path, Path | None]]) -> list[tuple[Path, Path | None]]:
@@ -300,7 +322,8 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
     ``option``: the option that names the files (or, by file, the option naming each)."""
     remove = list(remove)
     staged: list[tuple[Path, Path]] = []
-    made = _missing_folders(files)
+    made: list[tuple[Path, int, int]] = []   # folders made for the files, for a failure to remove
+    folders: set[Path] = set()
     writing: Path | None = None   # the file being written, for an error that names no file
     try:
         mode = 0o666 & ~_umask()
@@ -313,8 +336,12 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
                 # found now: once the files are being put in place, a failure would leave
                 # those before it replaced
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
+            if target.parent not in folders:
+                _make_folders(target.parent, made)
+                folders.add(target.parent)
+            # (the folder as the system finds it: mkstemp would drop a '..' after a link by hand)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                            dir=os.path.realpath(target.parent))
             staged.append((Path(tmp_name), target))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)

@@ -35,15 +35,17 @@ AFTER = {"a.bin": b"new a", "b.bin": b"new b", "new.bin": b"new"}
 
 
 def fail_on(monkeypatch, name: str, call: str = "replace", code: int = errno.ENOSPC) -> None:
-    """The first rename onto (or, for 'rename', of) ``name`` fails; the others go through."""
+    """The first rename onto ``name`` ('replace'), or removal of it ('unlink'), fails
+    as the system would say it; the others go through."""
     real = getattr(os, call)
     failed = []
 
-    def failing(src, dst, *args, **kwargs):
-        if Path(dst if call == "replace" else src).name == name and not failed:
-            failed.append(dst)
-            raise OSError(code, os.strerror(code), str(dst))
-        return real(src, dst, *args, **kwargs)
+    def failing(*args, **kwargs):
+        path = args[1] if call == "replace" else args[0]
+        if Path(path).name == name and not failed:
+            failed.append(path)
+            raise OSError(code, os.strerror(code), *map(str, args))
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(os, call, failing)
 
@@ -63,9 +65,10 @@ def test_a_rename_that_fails_part_way_puts_back_the_files_already_replaced(folde
 
 
 def test_a_removal_that_fails_puts_back_every_file_replaced(folder, monkeypatch):
-    fail_on(monkeypatch, "gone.bin", call="rename", code=errno.EACCES)
-    with pytest.raises(OutputError, match="permission denied"):
+    fail_on(monkeypatch, "gone.bin", call="unlink", code=errno.EACCES)
+    with pytest.raises(OutputError, match="permission denied") as caught:
         replace(folder)
+    assert caught.value.path == str(folder / "gone.bin")
     assert contents(folder) == BEFORE
 
 
@@ -101,19 +104,21 @@ def test_files_that_cannot_be_put_back_are_each_named_with_their_earlier_version
         return real(src, dst)
 
     monkeypatch.setattr(os, "replace", failing)
-    fail_on(monkeypatch, "gone.bin", call="rename", code=errno.EIO)
+    fail_on(monkeypatch, "gone.bin", call="unlink", code=errno.EIO)
     monkeypatch.setattr(signal, "getsignal", lambda s: signal.default_int_handler)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(OutputError) as caught:
             replace(folder)
+    except KeyboardInterrupt:
+        pytest.fail("the Ctrl-C hid files left part new, part old")
     finally:
         signal.signal(signal.SIGINT, previous)
     assert type(caught.value).__name__ == "PartlyReplacedError"
     assert caught.value.path == str(folder / "a.bin")
     assert "only in part, and this one could not be put back (nor 1 other)" in str(caught.value)
-    assert caught.value.fix == ("rename .a.bin.0.old back to a.bin; "
-                                "rename .b.bin.0.old back to b.bin (in that folder), or run again")
+    assert caught.value.fix == (f"run the command again, or rename {folder / '.a.bin.0.old'} back to a.bin; "
+                                f"rename {folder / '.b.bin.0.old'} back to b.bin")
     # new.bin, which was not there before, is removed again
     assert contents(folder) == {".a.bin.0.old": b"old", ".b.bin.0.old": b"old",
                                 "a.bin": b"new a", "b.bin": b"new b", "gone.bin": b"old"}
@@ -173,16 +178,40 @@ def test_a_link_is_replaced_or_put_back_as_a_link_and_what_it_points_to_is_untou
 
 def test_a_failure_removes_every_folder_made_for_the_files_and_no_other(tmp_path, monkeypatch):
     """mkdir makes 'new' for 'new/../keep': it goes too. An empty folder that was there
-    already stays, whatever the path passes through to reach it."""
-    (tmp_path / "there").mkdir()
+    already stays, whatever the path passes through to reach it, links followed by '..'
+    included (a link that leads nowhere until a folder made for another file)."""
+    (tmp_path / "there" / "empty").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "deep").mkdir(parents=True)
+    (tmp_path / "to-deep").symlink_to(tmp_path / "elsewhere" / "deep")
+    (tmp_path / "to-there").symlink_to(Path("ghost") / ".." / "there")   # leads nowhere yet
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
 
     def full_disk(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", full_disk)
-    for path in (tmp_path / "new" / ".." / "keep" / "f.bin",
-                 tmp_path / "new" / ".." / "there" / "sub" / "f.bin",
-                 tmp_path / "there" / ".." / "new" / "f.bin"):
+    for paths in ([tmp_path / "new" / ".." / "keep" / "f.bin"],
+                  [tmp_path / "new" / ".." / "there" / "sub" / "f.bin"],
+                  [tmp_path / "there" / ".." / "new" / "f.bin"],
+                  [tmp_path / "to-deep" / ".." / "new" / "f.bin"],   # elsewhere/new is made
+                  [tmp_path / "ghost" / "a.bin", tmp_path / "to-there" / "empty" / "b.bin"]):
         with pytest.raises(OutputError, match="disk full"):
-            outputs.replace_together({path: b"x"})
-        assert sorted(p.name for p in tmp_path.rglob("*")) == ["there"], path
+            outputs.replace_together({path: b"x" for path in paths})
+        assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before, paths
+
+
+def test_an_output_in_a_folder_that_may_not_be_searched_is_left_to_the_write_to_report(tmp_path, monkeypatch):
+    """pathlib raises 'permission denied' where os.path says no: the checks made before
+    the work must not end the run with a traceback (the write names the fix)."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.stat
+
+    def stat(path, *args, **kwargs):
+        if str(path).startswith(str(locked) + os.sep):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    outputs.check_outputs([("--out", locked / "sub" / "f.jsonl")])
+    outputs.check_output_folder(locked / "sub")

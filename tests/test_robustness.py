@@ -178,6 +178,24 @@ def test_a_permission_denied_output_folder(tmp_path, runner, monkeypatch):
     one_line_error(result, "cannot write here (permission denied)", "f.jsonl")
 
 
+def test_a_letter_in_a_folder_that_may_not_be_searched_is_a_one_line_error(tmp_path, runner, monkeypatch):
+    """Simulated as above. pathlib's exists() raises where the folder may not be searched."""
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.stat
+
+    def stat(path, *args, **kwargs):
+        if str(path).startswith(str(locked) + os.sep):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    result = runner.invoke(app, ["segment", str(locked / "letter.txt"), "--out", str(tmp_path / "f.jsonl")])
+    one_line_error(result, f"{locked / 'letter.txt'}: permission denied", "folder you may read and search")
+
+
 def test_a_full_disk_leaves_the_earlier_output_intact(tmp_path, runner, monkeypatch, recwarn):
     import gc
 
