@@ -49,10 +49,12 @@ def expected_errors(func: Callable) -> Callable:
         except SafeguardingError as exc:
             fail(str(exc))
         except PermissionError as exc:
-            # a path in a folder that may not be searched: pathlib's tests raise this
-            # before the read or write that would have named the fix
-            fail(f"{exc.filename or 'a file'}: permission denied (give a path in a folder you "
-                 "may read and search, or ask for access)")
+            # pathlib's tests raise this for a folder that may not be searched, before the
+            # read or write that would have named the fix; one that names no file is a bug
+            if exc.filename is None:
+                raise
+            fail(f"{exc.filename}: {(exc.strerror or 'permission denied').lower()} (check its "
+                 "permissions and those of the folders on its path: ls -ld)")
         except KeyboardInterrupt:
             fail("interrupted; outputs already complete were kept, partial ones removed", 130)
 

@@ -289,8 +289,8 @@ def _put_back_by_hand(left: list[tuple[Path, Path | None]], named: int = 3) -> s
     steps = [f"rename {kept} back to {path.name}" if kept is not None else f"remove {path}"
              for path, kept in left[:named]]
     if len(left) > named:
-        steps.append(f"and so for {counted(len(left) - named, 'other file')} "
-                     "(each earlier version is the hidden .NAME.N.old beside it)")
+        steps.append(f"and so for {counted(len(left) - named, 'other file')} (the earlier "
+                     "version of each is the hidden .NAME.N.old beside it; one with none is removed)")
     return "run the command again, or " + "; ".join(steps)
 
 

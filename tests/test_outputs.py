@@ -186,15 +186,16 @@ def test_a_failure_removes_every_folder_made_for_the_files_and_no_other(tmp_path
     (tmp_path / "to-there").symlink_to(Path("ghost") / ".." / "there")   # leads nowhere yet
     before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
 
-    def full_disk(fd):
+    def full_disk(*args):   # once every file is written and every folder made
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(os, "fsync", full_disk)
+    monkeypatch.setattr(os, "replace", full_disk)
     for paths in ([tmp_path / "new" / ".." / "keep" / "f.bin"],
                   [tmp_path / "new" / ".." / "there" / "sub" / "f.bin"],
                   [tmp_path / "there" / ".." / "new" / "f.bin"],
                   [tmp_path / "to-deep" / ".." / "new" / "f.bin"],   # elsewhere/new is made
-                  [tmp_path / "ghost" / "a.bin", tmp_path / "to-there" / "empty" / "b.bin"]):
+                  [tmp_path / "ghost" / "a.bin", tmp_path / "to-there" / "empty" / "b.bin",
+                   tmp_path / "to-there" / "new" / "c.bin"]):   # there/new is made, through the link
         with pytest.raises(OutputError, match="disk full"):
             outputs.replace_together({path: b"x" for path in paths})
         assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before, paths

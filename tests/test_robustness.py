@@ -193,7 +193,8 @@ def test_a_letter_in_a_folder_that_may_not_be_searched_is_a_one_line_error(tmp_p
 
     monkeypatch.setattr(os, "stat", stat)
     result = runner.invoke(app, ["segment", str(locked / "letter.txt"), "--out", str(tmp_path / "f.jsonl")])
-    one_line_error(result, f"{locked / 'letter.txt'}: permission denied", "folder you may read and search")
+    one_line_error(result, f"{locked / 'letter.txt'}: permission denied (check its permissions and those of "
+                           "the folders on its path: ls -ld)")
 
 
 def test_a_full_disk_leaves_the_earlier_output_intact(tmp_path, runner, monkeypatch, recwarn):
