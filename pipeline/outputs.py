@@ -192,10 +192,8 @@ def write_files_together(folder: Path | str, contents: dict[str, bytes]) -> None
     """Write the files of one output folder so that they change together
     (``replace_together``). A failure (a target that is a folder, a full disk) leaves
     the folder as it was, and removes it if this call made it."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise OutputError("is a file, not a folder", path=str(folder), fix="choose a folder with --out")
-    replace_together({folder / name: data for name, data in contents.items()})
+    check_output_folder(folder)   # again: it may have become a file while the figures were made
+    replace_together({Path(folder) / name: data for name, data in contents.items()})
 
 
 def _make_folders(folder: Path, made: list[tuple[Path, int, int]]) -> None:
@@ -327,15 +325,14 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
     writing: Path | None = None   # the file being written, for an error that names no file
     try:
         mode = 0o666 & ~_umask()
-        for path in remove:
-            if path.is_dir() and not path.is_symlink():   # a folder is not removed, nor hidden
+        for path in (*remove, *files):
+            # found now: once the files are being put in place, a failure would leave those
+            # before it replaced. A folder is neither replaced nor removed (nor hidden); a
+            # link is, not followed
+            if path.is_dir() and not path.is_symlink():
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         for target, data in files.items():
             writing = target
-            if target.is_dir() and not target.is_symlink():   # a link is replaced, not followed
-                # found now: once the files are being put in place, a failure would leave
-                # those before it replaced
-                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
             if target.parent not in folders:
                 _make_folders(target.parent, made)
                 folders.add(target.parent)

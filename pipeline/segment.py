@@ -18,7 +18,7 @@ from .ingest import Document, find_letters, read_document
 from .judgement import judge_wording
 from .letter import LetterInfo
 from .errors import OutputError
-from .outputs import check_outputs, counted, csv_text, dumps, replace_together
+from .outputs import check_output_folder, check_outputs, counted, csv_text, dumps, replace_together
 from .parse import Finding, segment_text
 from .progress import progress_bar
 
@@ -109,8 +109,7 @@ def run_segment(paths: list[Path], out: Path, output_format: str = "jsonl",
         raise OutputError("is one of the letters read", path=str(out),
                           fix="give another --out; the letters are never written over")
     if texts_dir is not None:
-        if texts_dir.exists() and not texts_dir.is_dir():
-            raise OutputError("is a file, not a folder", path=str(texts_dir), fix="give a folder to --texts")
+        check_output_folder(texts_dir, "--texts")
         real_texts = os.path.realpath(texts_dir)
         if real_texts == real_out or real_texts.startswith(real_out + os.sep):
             raise OutputError("is written by both --out and --texts", path=str(out),
