@@ -17,9 +17,9 @@ from typing import Sequence
 import numpy as np
 
 from .errors import InputError, LabelsError
-from .labelset import (iter_rows, judgement_value, load_labelled, no_themes, not_labelled_yet,
-                       text_value, theme_list)
-from .outputs import atomic_path, counted, write_csv
+from .labelset import (implied_id, iter_rows, jsonl_rows, judgement_value, labelled_from, load_labelled,
+                       no_themes, not_labelled_yet, text_value, theme_list)
+from .outputs import atomic_text, counted, write_csv
 from .themes import Taxonomy
 
 # 'heading_judgement': the judgement the finding's heading gives (empty if none); an import
@@ -108,14 +108,17 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
                               fix="give --labels the .jsonl file that train reads (labels/gold.jsonl)")
         # checked as train reads it: a bad line is named before anything is added to it
         load_labelled(gold_path, taxonomy)
-        gold_lines = gold_path.read_text(encoding="utf-8-sig").splitlines()
-    gold = {n: json.loads(line) for n, line in enumerate(gold_lines) if line.strip()}
-    existing = {str(record.get("id") or "").strip(): n for n, record in gold.items()}
-    existing.pop("", None)
+        # by line as load_labelled reads them (not splitlines: U+2028 in a text is no
+        # line break), every line kept in its place: a label without an id is named by
+        # its line number
+        with open(gold_path, encoding="utf-8-sig") as handle:
+            gold_lines = [line.removesuffix("\n") for line in handle]
+    gold = dict(jsonl_rows(gold_lines, gold_path))
+    existing = {implied_id(record, gold_path, n): n for n, record in gold.items()}
     by_text = {_same_text(record.get("text", "")): record for record in gold.values()}
     seen: dict[str, int] = {}
-    new: list[dict] = []
-    relabelled: dict[int, dict] = {}   # gold line -> its new label
+    new: list[tuple[int, dict]] = []   # (table line, label)
+    relabelled: dict[int, tuple[int, dict]] = {}   # gold line -> (table line, its new label)
     twins: list[tuple[str, int, str, bool]] = []
     skipped = 0
     for line, row in iter_rows(table):
@@ -168,33 +171,32 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
             record = {**old, "themes": themes, "labelled_by": record["labelled_by"]}
             if judgement is not None and judgement != old.get("judgement"):
                 record.update(judgement=judgement, judged_by=judged_by)
-            relabelled[existing[rid]] = record
+            relabelled[existing[rid]] = (line, record)
             continue
         twin = by_text.get(_same_text(text))
         if twin is not None:
             twins.append((rid, line, twin["id"], twin.get("themes") != themes))
         else:   # a second row of the table with this text is a twin of this one
             by_text[_same_text(text)] = record
-        new.append(record)
+        new.append((line, record))
     if not new and not relabelled:
         raise LabelsError("no labelled rows to import", path=str(table),
                           fix="fill in the 'themes' column (';'-separated theme ids)")
-    lines = []
-    for n, line in enumerate(gold_lines):
-        if not line.strip():
-            continue
-        if n in relabelled:   # in its place: a diff of the gold file shows the change
-            line = json.dumps(relabelled[n], ensure_ascii=False, sort_keys=True)
-        lines.append(line + "\n")
-    lines.extend(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n" for record in new)
-    with atomic_path(gold_path) as tmp:
-        tmp.write_text("".join(lines), encoding="utf-8")
-        try:   # the result must read back as train reads it, or the gold file is left as it was
-            load_labelled(tmp, taxonomy)
-        except LabelsError as exc:
-            raise LabelsError(f"the import would leave the gold labels unreadable ({exc}); nothing "
-                              "was written", path=str(table),
-                              fix="correct the rows named and import again") from None
+    # a relabelled line in its place (a diff of the gold file shows the change), the new after
+    lines = [json.dumps(relabelled[n][1], ensure_ascii=False, sort_keys=True) if n in relabelled else line
+             for n, line in enumerate(gold_lines, start=1)]
+    lines += [json.dumps(record, ensure_ascii=False, sort_keys=True) for _, record in new]
+    from_table = {n: row for n, (row, _) in relabelled.items()}
+    from_table.update((len(gold_lines) + k, row) for k, (row, _) in enumerate(new, start=1))
+    try:   # the gold file as it would be written must read as train reads it
+        labelled_from(jsonl_rows(lines, gold_path), gold_path, taxonomy)
+    except LabelsError as exc:
+        raise LabelsError(f"the import would leave {gold_path} unreadable (its line {exc.line}: "
+                          f"{exc.message}); nothing was written", path=str(table),
+                          line=from_table.get(exc.line),
+                          fix=exc.fix or "correct the row and import again") from None
+    with atomic_text(gold_path) as handle:
+        handle.write("".join(line + "\n" for line in lines))
     warning = ""
     if twins:
         rid, line, twin, _ = twins[0]

@@ -66,21 +66,28 @@ def _iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
         yield from _csv_rows(path)
         return
     with open(path, encoding="utf-8-sig") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except (ValueError, RecursionError) as exc:
-                # besides malformed JSON: a number of thousands of digits, nesting too deep
-                why = exc.msg if isinstance(exc, json.JSONDecodeError) else (
-                    "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0])
-                raise LabelsError(f"malformed JSON ({why})", path=str(path), line=number,
-                                  fix="each line must be one JSON object") from None
-            if not isinstance(record, dict):
-                raise LabelsError("a line must be a JSON object", path=str(path), line=number,
-                                  fix="write one {...} object per line")
-            yield number, record
+        yield from jsonl_rows(handle, path)
+
+
+def jsonl_rows(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of the lines of a JSONL file, as a file is read by line
+    (split at line endings only: U+2028 in a text is no line break); a blank line is
+    skipped and keeps its number. ``path`` names the file in errors."""
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            # besides malformed JSON: a number of thousands of digits, nesting too deep
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else (
+                "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0])
+            raise LabelsError(f"malformed JSON ({why})", path=str(path), line=number,
+                              fix="each line must be one JSON object") from None
+        if not isinstance(record, dict):
+            raise LabelsError("a line must be a JSON object", path=str(path), line=number,
+                              fix="write one {...} object per line")
+        yield number, record
 
 
 class _Lines:
@@ -227,6 +234,12 @@ def judgement_value(row: dict, key: str, path: str | Path, line: int) -> str | N
     return judgement
 
 
+def implied_id(row: dict, path: str | Path, line: int) -> str:
+    """A label's id: its own, or for a line without one the file's name and the line
+    (``gold#6``), as train, evaluate and labels import all name it."""
+    return str(row.get("id") or "").strip() or f"{Path(path).stem}#{line}"
+
+
 def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool = False,
                   need_every_theme: bool = False) -> Labelled:
     """Labelled findings of ``path``, every line checked; rows not labelled yet are
@@ -236,9 +249,17 @@ def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool 
     empty text, bad judgement; with ``need_every_theme``, a theme of the
     taxonomy with no example at all.
     """
+    return labelled_from(iter_rows(path), path, taxonomy, need_judgement=need_judgement,
+                         need_every_theme=need_every_theme)
+
+
+def labelled_from(rows: Iterable[tuple[int, dict]], path: str | Path, taxonomy: Taxonomy, *,
+                  need_judgement: bool = False, need_every_theme: bool = False) -> Labelled:
+    """``load_labelled`` of (line number, row) pairs read as the file ``path``: a file
+    can be checked as it would be written, before it is."""
     records = Labelled()
     first_line: dict[str, int] = {}
-    for line, row in iter_rows(path):
+    for line, row in rows:
         text = row.get("text") or ""
         if not isinstance(text, str):
             raise LabelsError(f"'text' must be a string, got {text!r}", path=str(path), line=line,
@@ -247,7 +268,7 @@ def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool 
         if not text:
             raise LabelsError("empty text", path=str(path), line=line,
                               fix="every labelled finding needs its text")
-        rid = str(row.get("id") or "").strip() or f"{Path(path).stem}#{line}"
+        rid = implied_id(row, path, line)
         if rid in first_line:
             raise LabelsError(f"duplicate id {rid!r} (first on line {first_line[rid]})",
                               path=str(path), line=line, fix="give every finding its own id")

@@ -91,26 +91,27 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_path(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success. On a
+    failure the temporary file goes, and the folders made for it as far as they are empty
+    (as ``replace_together``)."""
     path = Path(path)
+    made: list[tuple[Path, int, int]] = []
+    staged: list[tuple[Path, Path]] = []
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folders(path.parent, made)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix,
                                         dir=os.path.realpath(path.parent))   # as in replace_together
-    except OSError as exc:
-        raise output_error(path, exc) from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
+        os.close(fd)
+        staged.append((Path(tmp_name), path))
+        yield staged[0][0]
         # mkstemp creates 0600; give the file the permissions a plain open() would
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.replace(tmp_name, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        _undo(staged, made)
         raise output_error(path, exc) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _undo(staged, made)
         raise
 
 

@@ -580,13 +580,18 @@ def _typical_row(record: dict, theme: str, score: float) -> dict:
             "text": record.get("text"), "_spans": spans}
 
 
-def summarise(records: Iterable[dict], taxonomy: Taxonomy, filters: Filters,
-              per_theme: int = 5) -> Summary:
-    """The summary of ``records`` (read one at a time) under ``filters``."""
+def tally_of(records: Iterable[dict], taxonomy: Taxonomy, filters: Filters, per_theme: int = 5) -> Tally:
+    """``records``, read one at a time, counted under ``filters``."""
     tally = Tally(taxonomy, filters, per_theme)
     for record in records:
         tally.add(record)
-    return tally.summary()
+    return tally
+
+
+def summarise(records: Iterable[dict], taxonomy: Taxonomy, filters: Filters,
+              per_theme: int = 5) -> Summary:
+    """The summary of ``records`` (read one at a time) under ``filters``."""
+    return tally_of(records, taxonomy, filters, per_theme).summary()
 
 
 # ----------------------------------------------------------------- writing
@@ -671,11 +676,9 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
 
     filters = filters or Filters()
     rows = iter_tagged(tagged, taxonomy)   # a folder or another kind of file: refused before the filters
-    tally = Tally(taxonomy, filters, per_theme)
     with progress_bar(rows, total=_lines(Path(tagged)) if shown(progress) else None,
                       desc="summarise", unit=" findings", enabled=progress) as findings:
-        for record in findings:
-            tally.add(record)
+        tally = tally_of(findings, taxonomy, filters, per_theme)   # kept for its warnings
     if not tally.read:
         raise InputError("no tagged findings in the file", path=str(tagged),
                          fix="tag some letters first with 'safeguarding-themes tag'")

@@ -12,8 +12,10 @@ import pytest
 
 from pipeline.artifacts import load_model, meta_digest, meta_path
 from pipeline.cli import app
-from pipeline.errors import ModelError, ParamsError
+from pipeline.errors import LabelsError, ModelError, ParamsError
+from pipeline.labelset import load_labelled
 from pipeline.params import load_params
+from pipeline.themes import load_taxonomy
 
 THEMES = """themes:
   - id: timeliness
@@ -791,6 +793,75 @@ def test_a_failed_import_leaves_the_gold_file_as_it_was(project, runner):
                                  "--themes", str(project / "themes.yaml")])
     assert result.exit_code == 1 and "must be a JSONL file" in result.stderr
     assert (project / "gold.csv").read_text() == "id,text,themes\nx#1,Plans drift.,timeliness\n"
+
+
+def test_import_keeps_every_gold_line_where_it_was_so_no_label_changes_its_id(project, runner):
+    """A gold line without an id is named by its line (gold#N) in train and evaluate: an
+    import keeps blank lines and a line split by a character that is a line break to
+    Python's splitlines (U+2028 in a finding's text) as they were, so that id stays."""
+    rows = labelled_rows()
+    del rows[4]["id"]
+    rows[7]["text"] = "Plans\u2028drift\x85 for weeks."
+    lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in rows]
+    lines.insert(2, "\n")   # line 3 blank: the record without an id is on line 6
+    (project / "gold.jsonl").write_text("".join(lines), encoding="utf-8")
+    ids = [f.id for f in load_labelled(project / "gold.jsonl", load_taxonomy(project / "themes.yaml"))]
+    assert "gold#6" in ids
+    table = write_table(project / "t.csv", [{"id": "new#0001", "text": "Plans drift.",
+                                             "themes": "timeliness", "judgement": ""}])
+    result = import_labels(runner, project, table)
+    assert result.exit_code == 0, result.output
+    after = [f.id for f in load_labelled(project / "gold.jsonl", load_taxonomy(project / "themes.yaml"))]
+    assert after == ids + ["new#0001"]
+    assert (project / "gold.jsonl").read_text(encoding="utf-8").startswith("".join(lines))
+
+
+def test_an_imported_id_that_a_gold_line_without_an_id_is_named_by_is_that_label(project, runner):
+    """'gold#6' names the sixth line of gold.jsonl when it has no id of its own: a row of
+    that id is that label (relabelled with --replace), never a second label that train
+    would refuse as a duplicate id."""
+    rows = labelled_rows()
+    del rows[5]["id"]
+    write_labels(project / "gold.jsonl", rows)
+    taxonomy = load_taxonomy(project / "themes.yaml")
+    table = write_table(project / "t.csv", [{"id": "gold#6", "text": "Plans drift.",
+                                             "themes": "timeliness", "judgement": ""}])
+    before = (project / "gold.jsonl").read_bytes()
+    result = import_labels(runner, project, table, "--replace")
+    assert result.exit_code == 1 and f"{table}:2: id 'gold#6' is labelled already" in result.stderr
+    assert (project / "gold.jsonl").read_bytes() == before
+    write_table(table, [{"id": "gold#6", "text": rows[5]["text"], "themes": "workforce", "judgement": ""}])
+    result = import_labels(runner, project, table)
+    assert result.exit_code == 1 and "id 'gold#6' is already in" in result.stderr
+    result = import_labels(runner, project, table, "--replace")
+    assert result.exit_code == 0, result.output
+    relabelled = {f.id: f for f in load_labelled(project / "gold.jsonl", taxonomy)}
+    assert len(relabelled) == len(rows) and relabelled["gold#6"].themes == ["workforce"]
+
+
+def test_an_import_that_would_leave_the_gold_file_unreadable_names_the_row(project, runner, monkeypatch):
+    """The last check reads the gold file as it would be written, before it is written:
+    a fault there is named by the table's row (and the gold line it would be)."""
+    from pipeline import labelling
+    table = write_table(project / "t.csv", [
+        {"id": "new#0001", "text": "Plans drift.", "themes": "timeliness", "judgement": ""},
+        {"id": "new#0002", "text": "Staff are supported.", "themes": "workforce", "judgement": ""}])
+    gold_lines = len((project / "gold.jsonl").read_text().splitlines())
+    checked = labelling.labelled_from
+
+    def refuse_the_last(rows, path, *args, **kwargs):
+        rows = list(rows)
+        if rows[-1][1]["id"] == "new#0002":
+            raise LabelsError("a fault", path=str(path), line=rows[-1][0])
+        return checked(rows, path, *args, **kwargs)
+
+    monkeypatch.setattr(labelling, "labelled_from", refuse_the_last)
+    before = (project / "gold.jsonl").read_bytes()
+    result = import_labels(runner, project, table)
+    assert result.exit_code == 1
+    assert f"{table}:3: the import would leave {project / 'gold.jsonl'} unreadable" in result.stderr
+    assert f"(its line {gold_lines + 2}: a fault)" in result.stderr
+    assert not list(project.glob(".gold.jsonl*")) and (project / "gold.jsonl").read_bytes() == before
 
 
 @pytest.mark.parametrize("row,message", [

@@ -216,3 +216,28 @@ def test_an_output_in_a_folder_that_may_not_be_searched_is_left_to_the_write_to_
     monkeypatch.setattr(os, "stat", stat)
     outputs.check_outputs([("--out", locked / "sub" / "f.jsonl")])
     outputs.check_output_folder(locked / "sub")
+
+
+@pytest.mark.parametrize("fails", ["writing", "renaming", "ctrl_c"])
+def test_a_single_file_that_fails_removes_the_folders_made_for_it_and_no_other(tmp_path, monkeypatch, fails):
+    """atomic_text (tag --out, write_json, labels import) makes its folders as
+    replace_together does: a failure leaves no empty folder it made, and keeps one that
+    was there, empty or not."""
+    (tmp_path / "there").mkdir()
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    target = tmp_path / "there" / "new" / "deeper" / "out.json"
+    if fails == "renaming":
+        def full_disk(*args):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(KeyboardInterrupt if fails == "ctrl_c" else OutputError):
+        with outputs.atomic_text(target) as handle:
+            handle.write("{}")
+            if fails == "writing":
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            if fails == "ctrl_c":
+                raise KeyboardInterrupt
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+    monkeypatch.undo()
+    outputs.write_json(target, {"a": 1})   # and it is written, folders and all
+    assert target.read_text() == '{\n  "a": 1\n}\n'
