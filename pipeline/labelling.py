@@ -102,10 +102,10 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
     source, context) is kept.
     """
     gold_lines: list[str] = []
+    if gold_path.suffix.lower() != ".jsonl":   # even a new one: written as JSONL, read by its name
+        raise LabelsError("the gold labels must be a JSONL file", path=str(gold_path),
+                          fix="give --labels the .jsonl file that train reads (labels/gold.jsonl)")
     if gold_path.exists():
-        if gold_path.suffix.lower() != ".jsonl":
-            raise LabelsError("the gold labels must be a JSONL file", path=str(gold_path),
-                              fix="give --labels the .jsonl file that train reads (labels/gold.jsonl)")
         # checked as train reads it: a bad line is named before anything is added to it
         load_labelled(gold_path, taxonomy)
         # by line as load_labelled reads them (not splitlines: U+2028 in a text is no
@@ -115,7 +115,9 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
             gold_lines = [line.removesuffix("\n") for line in handle]
     gold = dict(jsonl_rows(gold_lines, gold_path))
     existing = {implied_id(record, gold_path, n): n for n, record in gold.items()}
-    by_text = {_same_text(record.get("text", "")): record for record in gold.values()}
+    # a text's label: (its id, its themes)
+    by_text = {_same_text(record.get("text", "")): (implied_id(record, gold_path, n), record.get("themes"))
+               for n, record in gold.items()}
     seen: dict[str, int] = {}
     new: list[tuple[int, dict]] = []   # (table line, label)
     relabelled: dict[int, tuple[int, dict]] = {}   # gold line -> (table line, its new label)
@@ -175,9 +177,9 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
             continue
         twin = by_text.get(_same_text(text))
         if twin is not None:
-            twins.append((rid, line, twin["id"], twin.get("themes") != themes))
+            twins.append((rid, line, twin[0], twin[1] != themes))
         else:   # a second row of the table with this text is a twin of this one
-            by_text[_same_text(text)] = record
+            by_text[_same_text(text)] = (rid, themes)
         new.append((line, record))
     if not new and not relabelled:
         raise LabelsError("no labelled rows to import", path=str(table),

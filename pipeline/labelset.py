@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -87,7 +88,15 @@ def jsonl_rows(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, di
         if not isinstance(record, dict):
             raise LabelsError("a line must be a JSON object", path=str(path), line=number,
                               fix="write one {...} object per line")
+        if "\\u" in raw and _LONE_SURROGATE.search(json.dumps(record, ensure_ascii=False)):
+            # JSON may escape half of a pair ("\\ud800"): no character, no UTF-8, and
+            # spaCy and every output would fail on it far from this line
+            raise LabelsError("half of a character (a lone surrogate, e.g. \\ud800)", path=str(path),
+                              line=number, fix="remove it, or write the whole character")
         yield number, record
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class _Lines:

@@ -864,6 +864,58 @@ def test_an_import_that_would_leave_the_gold_file_unreadable_names_the_row(proje
     assert not list(project.glob(".gold.jsonl*")) and (project / "gold.jsonl").read_bytes() == before
 
 
+@pytest.mark.parametrize("own_id", ["absent", None, ""])
+def test_a_new_row_with_the_text_of_a_gold_line_without_an_id_is_warned_of_by_that_line(project, runner, own_id):
+    rows = labelled_rows()
+    if own_id == "absent":
+        del rows[2]["id"]
+    else:
+        rows[2]["id"] = own_id
+    write_labels(project / "gold.jsonl", rows)
+    table = write_table(project / "t.csv", [{"id": "new#0001", "text": rows[2]["text"],
+                                             "themes": "workforce", "judgement": ""}])
+    result = import_labels(runner, project, table)
+    assert result.exit_code == 0, result.output
+    assert f"(e.g. 'new#0001', line 2, and 'gold#3')" in result.stderr
+
+
+def test_a_gold_file_that_is_not_jsonl_is_refused_before_it_exists(project, runner):
+    """It would be written as JSON lines under a name that train reads as CSV (or not at all)."""
+    table = write_table(project / "t.csv", [{"id": "new#0001", "text": "Plans drift.",
+                                             "themes": "timeliness", "judgement": ""}])
+    for name in ("new.csv", "new.json"):
+        result = runner.invoke(app, ["labels", "import", str(table), "--labels", str(project / "x" / name),
+                                     "--themes", str(project / "themes.yaml")])
+        assert result.exit_code == 1 and "must be a JSONL file" in result.stderr
+        assert not (project / "x").exists()
+
+
+@pytest.mark.parametrize("command", ["import", "train", "tag"])
+def test_half_a_character_escaped_in_json_is_named_by_its_line(project, runner, command):
+    """JSON may escape half of a surrogate pair ("\\ud800"), which is no character and no
+    UTF-8: spaCy, the gold file and every output would fail on it, with a traceback, far
+    from the line that holds it. A whole pair ("\\ud83d\\ude00") is one character."""
+    path = project / "rows.jsonl"
+    rows = [{"id": "new#0001", "letter_id": "new", "text": "Plans drift \U0001F600.", "themes": ["timeliness"]},
+            {"id": "new#0002", "letter_id": "new", "text": "Plans drift \ud800.", "themes": ["timeliness"]}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert "\\ud83d\\ude00" in path.read_text()
+    before = (project / "gold.jsonl").read_bytes()
+    if command == "import":
+        result = import_labels(runner, project, path)
+    elif command == "train":
+        path = write_labels(project / "l.jsonl", labelled_rows() + rows)
+        result = runner.invoke(app, ["train", "--labels", str(path), "--out-dir", str(project / "models"),
+                                     "--params", str(project / "params.yaml")] + common(project))
+    else:
+        result = runner.invoke(app, ["tag", "--findings", str(path), "--method", "rules",
+                                     "--out", str(project / "tagged.jsonl")] + common(project))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    line = 2 if command != "train" else len(labelled_rows()) + 2
+    assert f"{path}:{line}: half of a character" in result.stderr, result.stderr
+    assert (project / "gold.jsonl").read_bytes() == before and not (project / "tagged.jsonl").exists()
+
+
 @pytest.mark.parametrize("row,message", [
     ({"text": 5}, "'text' must be text, got 5"),
     ({"context": 3}, "'context' must be text, got 3"),
