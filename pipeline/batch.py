@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError, SafeguardingError
 from .outputs import atomic_text, counted, csv_cell, dumps, output_error
+from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate
 from .workers import close, quiet_loky_stop
 
 # The columns of the CSV output of 'tag', in order.
@@ -455,6 +456,9 @@ def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
                 if not isinstance(record, dict) or not isinstance(record.get("themes", []), list):
                     raise InputError("cannot resume: not a JSONL output of 'tag'", path=str(out),
                                      line=number, fix=fix)
+                if "\\u" in line and has_lone_surrogate(record):   # 'tag' writes none
+                    raise InputError(f"cannot resume: {HALF_A_CHARACTER}", path=str(out), line=number,
+                                     fix="the output was edited: " + WHOLE_CHARACTER)
                 # every record of a batch of letters names its letter's content hash and file;
                 # findings from 'segment' or 'tag --findings' do not, and would count as done
                 if "themes" not in record or not isinstance(record.get("sha256"), str) \

@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import LabelsError
 from .judgement import JUDGEMENTS, judgement_id
+from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate
 from .themes import Taxonomy
 
 
@@ -88,15 +88,9 @@ def jsonl_rows(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, di
         if not isinstance(record, dict):
             raise LabelsError("a line must be a JSON object", path=str(path), line=number,
                               fix="write one {...} object per line")
-        if "\\u" in raw and _LONE_SURROGATE.search(json.dumps(record, ensure_ascii=False)):
-            # JSON may escape half of a pair ("\\ud800"): no character, no UTF-8, and
-            # spaCy and every output would fail on it far from this line
-            raise LabelsError("half of a character (a lone surrogate, e.g. \\ud800)", path=str(path),
-                              line=number, fix="remove it, or write the whole character")
+        if "\\u" in raw and has_lone_surrogate(record):
+            raise LabelsError(HALF_A_CHARACTER, path=str(path), line=number, fix=WHOLE_CHARACTER)
         yield number, record
-
-
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class _Lines:

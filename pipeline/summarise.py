@@ -31,6 +31,7 @@ from .errors import InputError, OutputError, ParamsError
 from .judgement import JUDGEMENTS, judgement_id
 from .labelset import iter_rows
 from .outputs import counted, csv_text, json_text, output_error, write_files_together
+from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate
 from .themes import Taxonomy
 
 UNKNOWN = "(not stated)"
@@ -125,6 +126,8 @@ def _check_record(row: dict, path: Path, line: int, taxonomy: Taxonomy | None) -
                 value = json.loads(value) if value.strip() else {}
             except ValueError:
                 raise bad(f"column '{key}' is not JSON") from None
+            if "\\u" in row[key] and has_lone_surrogate(value):
+                raise bad(f"column '{key}': {HALF_A_CHARACTER}", fix=WHOLE_CHARACTER)
         if value is None:
             value = {}
         if not isinstance(value, dict):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LabelsError
+from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate
 
 DEFAULT_THEMES = Path("labels/themes.yaml")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -90,6 +91,9 @@ def load_taxonomy(path: str | Path = DEFAULT_THEMES) -> Taxonomy:
             if not (fields.get(key) or "").strip():
                 raise LabelsError(f"theme {theme_id!r} has no {key}", path=str(path), line=line,
                                   fix=f"add a {key}")
+        if has_lone_surrogate(fields["name"] + fields["definition"]):
+            raise LabelsError(f"theme {theme_id!r}: {HALF_A_CHARACTER}", path=str(path), line=line,
+                              fix=WHOLE_CHARACTER)
         seen[theme_id] = line
         themes.append(Theme(theme_id, fields["name"].strip(), " ".join(fields["definition"].split())))
     if not themes:

@@ -483,6 +483,23 @@ def test_resume_with_another_format_is_refused(tmp_path, runner):
     assert "Traceback" not in result.output and not out.exists()
 
 
+def test_resume_refuses_an_output_edited_to_hold_half_a_character(tmp_path, runner):
+    """'tag' writes no lone surrogate ('\\ud800'); one written into the output by hand
+    would end the run with a traceback when the journal or the letter's path is written."""
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "tagged.jsonl"
+    assert runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES).exit_code == 0
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    record = json.loads(lines[1])
+    lines[1] = json.dumps({**record, "letter_id": record["letter_id"] + "\ud800"}) + "\n"
+    out.write_text("".join(lines), encoding="utf-8")
+    before = out.read_bytes()
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume"] + RULES)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"{out}:2: cannot resume: half of a character" in result.output
+    assert out.read_bytes() == before
+
+
 def test_a_failed_carry_over_leaves_nothing_a_later_resume_would_trust(tmp_path, runner):
     folder = letters_folder(tmp_path)
     out = tmp_path / "tagged.csv"

@@ -510,6 +510,20 @@ def test_a_bad_value_is_a_one_line_error_naming_its_line(tmp_path, runner, chang
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("name, message", [
+    ("tagged.jsonl", "tagged.jsonl:1: half of a character"),
+    ("tagged.csv", "tagged.csv:2: column 'evidence': half of a character"),   # JSON in a cell
+])
+def test_half_a_character_escaped_in_json_is_a_one_line_error_naming_its_line(tmp_path, runner, name, message):
+    """'\\ud800' (a lone surrogate) is no character: every output would fail on it."""
+    rows = fixture_records()
+    rows[0]["evidence"] = {"thresholds": [{"start": 0, "end": 10, "text": "Thresholds", "rule": "x\ud800"}]}
+    result, _ = summarise_rows(tmp_path, runner, rows, name=name)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_dates_as_a_spreadsheet_saves_them_are_read_and_a_date_not_understood_is_named(tmp_path, runner):
     rows = fixture_records()
     rows[0]["letter_date"] = "01/05/2018"           # English Excel

@@ -48,6 +48,7 @@ def test_taxonomy_has_the_17_themes_of_the_spec(taxonomy):
     ("themes:\n  - id: Bad-Id\n    name: A\n    definition: d\n", "bad theme id", 2),
     ("themes:\n  - id: a\n    definition: d\n", "has no name", 2),
     ("themes: [\n", "not valid YAML", None),
+    ('themes:\n  - id: a\n    name: "A \\ud800"\n    definition: d\n', "theme 'a': half of a character", 2),
     ("other: 1\n", "expected a top-level 'themes:' list", 1),
 ])
 def test_taxonomy_errors_name_file_and_line(tmp_path, content, message, line):

@@ -1,0 +1,21 @@
+"""Half of a character: a lone surrogate, which JSON and YAML may escape ("\\ud800").
+
+Text decoded from UTF-8 never holds one; an escape does, and it is no character and
+no UTF-8, so spaCy and every output would fail on it, with a traceback, far from the
+file and line it came from. Readers refuse it where they read it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+HALF_A_CHARACTER = "half of a character (a lone surrogate, e.g. \\ud800)"
+WHOLE_CHARACTER = "remove it, or write the whole character"
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value) -> bool:
+    """Whether ``value`` (text, or what JSON gives) holds half of a character."""
+    return bool(_LONE_SURROGATE.search(value if isinstance(value, str)
+                                       else json.dumps(value, ensure_ascii=False)))
