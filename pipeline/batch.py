@@ -456,7 +456,7 @@ def previous_output(out: Path, output_format: str) -> Iterator[PreviousRecord]:
                 if not isinstance(record, dict) or not isinstance(record.get("themes", []), list):
                     raise InputError("cannot resume: not a JSONL output of 'tag'", path=str(out),
                                      line=number, fix=fix)
-                if "\\u" in line and has_lone_surrogate(record):   # 'tag' writes none
+                if has_lone_surrogate(record, json_text=line):   # 'tag' writes none
                     raise InputError(f"cannot resume: {HALF_A_CHARACTER}", path=str(out), line=number,
                                      fix="the output was edited: " + WHOLE_CHARACTER)
                 # every record of a batch of letters names its letter's content hash and file;

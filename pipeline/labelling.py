@@ -116,8 +116,7 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
     gold = dict(jsonl_rows(gold_lines, gold_path))
     existing = {implied_id(record, gold_path, n): n for n, record in gold.items()}
     # a text's label: (its id, its themes)
-    by_text = {_same_text(record.get("text", "")): (implied_id(record, gold_path, n), record.get("themes"))
-               for n, record in gold.items()}
+    by_text = {_same_text(gold[n].get("text", "")): (rid, gold[n].get("themes")) for rid, n in existing.items()}
     seen: dict[str, int] = {}
     new: list[tuple[int, dict]] = []   # (table line, label)
     relabelled: dict[int, tuple[int, dict]] = {}   # gold line -> (table line, its new label)
@@ -184,19 +183,22 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
     if not new and not relabelled:
         raise LabelsError("no labelled rows to import", path=str(table),
                           fix="fill in the 'themes' column (';'-separated theme ids)")
-    # a relabelled line in its place (a diff of the gold file shows the change), the new after
-    lines = [json.dumps(relabelled[n][1], ensure_ascii=False, sort_keys=True) if n in relabelled else line
-             for n, line in enumerate(gold_lines, start=1)]
-    lines += [json.dumps(record, ensure_ascii=False, sort_keys=True) for _, record in new]
-    from_table = {n: row for n, (row, _) in relabelled.items()}
-    from_table.update((len(gold_lines) + k, row) for k, (row, _) in enumerate(new, start=1))
-    try:   # the gold file as it would be written must read as train reads it
-        labelled_from(jsonl_rows(lines, gold_path), gold_path, taxonomy)
+    # the gold file as it would be written, by line: a relabelled line in its place (a
+    # diff of the gold file shows the change), the new after
+    labels = {n: relabelled[n][1] if n in relabelled else record for n, record in gold.items()}
+    from_table = {n: row for n, (row, _) in relabelled.items()}   # a line's row of the table
+    for n, (row, record) in enumerate(new, start=len(gold_lines) + 1):
+        labels[n], from_table[n] = record, row
+    try:   # it must read as train reads it
+        labelled_from(labels.items(), gold_path, taxonomy)
     except LabelsError as exc:
         raise LabelsError(f"the import would leave {gold_path} unreadable (its line {exc.line}: "
                           f"{exc.message}); nothing was written", path=str(table),
                           line=from_table.get(exc.line),
                           fix=exc.fix or "correct the row and import again") from None
+    lines = [json.dumps(labels[n], ensure_ascii=False, sort_keys=True) if n in relabelled else line
+             for n, line in enumerate(gold_lines, start=1)]
+    lines += [json.dumps(record, ensure_ascii=False, sort_keys=True) for _, record in new]
     with atomic_text(gold_path) as handle:
         handle.write("".join(line + "\n" for line in lines))
     warning = ""

@@ -88,7 +88,7 @@ def jsonl_rows(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, di
         if not isinstance(record, dict):
             raise LabelsError("a line must be a JSON object", path=str(path), line=number,
                               fix="write one {...} object per line")
-        if "\\u" in raw and has_lone_surrogate(record):
+        if has_lone_surrogate(record, json_text=raw):
             raise LabelsError(HALF_A_CHARACTER, path=str(path), line=number, fix=WHOLE_CHARACTER)
         yield number, record
 

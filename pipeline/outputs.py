@@ -89,6 +89,21 @@ def _umask() -> int:
     return mask
 
 
+def _temporary_beside(target: Path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """A new hidden file in ``target``'s folder, to be renamed over it: (its open
+    descriptor, its path). The folder is taken as the system finds it: mkstemp would
+    drop a '..' after a link by hand. (mkstemp makes it 0600: ``_plain_mode`` it once
+    written.)"""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix,
+                                dir=os.path.realpath(target.parent))
+    return fd, Path(name)
+
+
+def _plain_mode(path: Path) -> None:
+    """The permissions a plain open() would have given the file."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success. On a
@@ -96,17 +111,15 @@ def atomic_path(path: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     (as ``replace_together``)."""
     path = Path(path)
     made: list[tuple[Path, int, int]] = []
-    staged: list[tuple[Path, Path]] = []
+    staged: list[tuple[Path, Path]] = []   # (the temporary file, path) once made, for _undo
     try:
         _make_folders(path.parent, made)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix,
-                                        dir=os.path.realpath(path.parent))   # as in replace_together
+        fd, tmp = _temporary_beside(path, suffix)
         os.close(fd)
-        staged.append((Path(tmp_name), path))
-        yield staged[0][0]
-        # mkstemp creates 0600; give the file the permissions a plain open() would
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, path)
+        staged.append((tmp, path))
+        yield tmp
+        _plain_mode(tmp)
+        os.replace(tmp, path)
     except OSError as exc:
         _undo(staged, made)
         raise output_error(path, exc) from None
@@ -325,7 +338,6 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
     folders: set[Path] = set()
     writing: Path | None = None   # the file being written, for an error that names no file
     try:
-        mode = 0o666 & ~_umask()
         for path in (*remove, *files):
             # found now: once the files are being put in place, a failure would leave those
             # before it replaced. A folder is neither replaced nor removed (nor hidden); a
@@ -337,15 +349,13 @@ def replace_together(files: dict[Path, bytes], remove: Iterable[Path] = (),
             if target.parent not in folders:
                 _make_folders(target.parent, made)
                 folders.add(target.parent)
-            # (the folder as the system finds it: mkstemp would drop a '..' after a link by hand)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                            dir=os.path.realpath(target.parent))
-            staged.append((Path(tmp_name), target))
+            fd, tmp = _temporary_beside(target)
+            staged.append((tmp, target))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(tmp_name, mode)
+            _plain_mode(tmp)
         writing = None
         # the few milliseconds that put files that belong together in place
         with ctrl_c_deferred():

@@ -126,7 +126,7 @@ def _check_record(row: dict, path: Path, line: int, taxonomy: Taxonomy | None) -
                 value = json.loads(value) if value.strip() else {}
             except ValueError:
                 raise bad(f"column '{key}' is not JSON") from None
-            if "\\u" in row[key] and has_lone_surrogate(value):
+            if has_lone_surrogate(value, json_text=row[key]):
                 raise bad(f"column '{key}': {HALF_A_CHARACTER}", fix=WHOLE_CHARACTER)
         if value is None:
             value = {}

@@ -15,7 +15,11 @@ WHOLE_CHARACTER = "remove it, or write the whole character"
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def has_lone_surrogate(value) -> bool:
-    """Whether ``value`` (text, or what JSON gives) holds half of a character."""
+def has_lone_surrogate(value, json_text: str | None = None) -> bool:
+    """Whether ``value`` (text, or what JSON gives) holds half of a character.
+    ``json_text``: the JSON ``value`` was read from; without a '\\u' escape in it there
+    is none, and ``value`` is not looked through (the common case, read fast)."""
+    if json_text is not None and "\\u" not in json_text:
+        return False
     return bool(_LONE_SURROGATE.search(value if isinstance(value, str)
                                        else json.dumps(value, ensure_ascii=False)))
