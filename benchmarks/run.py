@@ -376,6 +376,8 @@ def render(results: dict) -> str:
                   f"| {', '.join(f'{s:.1f}' for s in train['runs'])} | {train['best_seconds']:.1f} | "
                   f"{train['peak_rss_mib']:.0f} | under 30 s |", "",
                   f"Command's own report: `{train['command_output']}`", ""]
+        if train.get("note"):
+            lines += [f"Note: {train['note']}", ""]
     for key in ("batch", "batch_rules"):
         if results.get(key):
             lines += render_batch(results[key])

@@ -515,6 +515,16 @@ def test_the_repository_params_are_valid():
     assert {"train", "evaluate", "tag", "summarise"} <= set(params)
 
 
+def test_the_theme_regressions_take_the_dual_solver_while_findings_are_fewer_than_features():
+    """The dual solver made training 2.4 times faster on the gold labels (fewer findings
+    than features); where findings outnumber features the primal one is the faster."""
+    from pipeline.model import ThemeClassifier
+
+    classifier = ThemeClassifier(("timeliness",))
+    assert classifier._model((4122, 27877)).dual is True
+    assert classifier._model((50000, 27877)).dual is False
+
+
 def test_the_built_in_defaults_are_the_repository_params():
     """Run outside the repository (no params.yaml), train must make the same models."""
     from conftest import REPO
@@ -876,7 +886,7 @@ def test_a_new_row_with_the_text_of_a_gold_line_without_an_id_is_warned_of_by_th
                                              "themes": "workforce", "judgement": ""}])
     result = import_labels(runner, project, table)
     assert result.exit_code == 0, result.output
-    assert f"(e.g. 'new#0001', line 2, and 'gold#3')" in result.stderr
+    assert "(e.g. 'new#0001', line 2, and 'gold#3')" in result.stderr
 
 
 def test_a_gold_file_that_is_not_jsonl_is_refused_before_it_exists(project, runner):
