@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError, SafeguardingError
 from .outputs import atomic_text, counted, csv_cell, dumps, output_error
-from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate
+from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate, printable
 from .workers import close, quiet_loky_stop
 
 # The columns of the CSV output of 'tag', in order.
@@ -217,7 +217,7 @@ def plan_letters(paths: Sequence[Path]) -> Plan:
         try:
             str(path).encode("utf-8")
         except UnicodeEncodeError:
-            name = os.fsencode(path).decode("utf-8", "backslashreplace")
+            name = printable(path)
             plan.skipped.append((name, f"{name}: file name is not valid UTF-8 (rename the file)"))
             continue
         try:

@@ -35,7 +35,10 @@ def _group() -> None:
 
 
 def fail(message: str, code: int = 1) -> None:
-    typer.echo(f"safeguarding-themes: error: {message}", err=True)
+    from .surrogates import printable
+
+    # a file name that is not UTF-8 is shown by its bytes ('\xff'), not as '\udcff'
+    typer.echo(f"safeguarding-themes: error: {printable(message)}", err=True)
     raise typer.Exit(code)
 
 

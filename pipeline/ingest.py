@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import InputError
+from .surrogates import printable
 
 PDF_EXTENSIONS = {".pdf"}
 TEXT_EXTENSIONS = {".txt", ".text"}
@@ -98,7 +99,7 @@ def read_document(path: str | Path) -> Document:
     try:
         source.encode("utf-8")
     except UnicodeEncodeError:
-        raise InputError("file name is not valid UTF-8", path=os.fsencode(source).decode("utf-8", "backslashreplace"),
+        raise InputError("file name is not valid UTF-8", path=printable(source),
                          fix="rename the file") from None
     path = Path(path)
     ext = path.suffix.lower()

@@ -31,7 +31,7 @@ from .errors import InputError, OutputError, ParamsError
 from .judgement import JUDGEMENTS, judgement_id
 from .labelset import iter_rows
 from .outputs import counted, csv_text, json_text, output_error, write_files_together
-from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate
+from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate, printable
 from .themes import Taxonomy
 
 UNKNOWN = "(not stated)"
@@ -243,6 +243,18 @@ class Filters:
     since: str | None = None
     until: str | None = None
     themes: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        # a byte that is not UTF-8 on the command line reaches Python as half of a
+        # character, which no report could write: refused before anything is read
+        for option, values in (("--authority", self.authorities), ("--kind", self.kinds),
+                               ("--judgement", self.judgements), ("--theme", self.themes),
+                               ("--since", [self.since]), ("--until", [self.until])):
+            for given in values:
+                if given is not None and has_lone_surrogate(given):
+                    raise ParamsError(f"{option} '{printable(given)}' is not text in UTF-8",
+                                      fix="type it in UTF-8: set the terminal's encoding to UTF-8, "
+                                          "or copy the value from the tagged file")
 
     def describe(self, taxonomy: Taxonomy) -> dict:
         """The filters as recorded; ``taxonomy`` is what ``self.taxonomy()`` gave, so that themes are
@@ -702,12 +714,13 @@ def run_summarise(tagged: Path, out_dir: Path, taxonomy: Taxonomy, filters: Filt
         error = output_error(tempfile.gettempdir(), exc)
         raise OutputError(f"building summary.xlsx: {error.message}", path=error.path,
                           fix=error.fix) from None
-    figures = {"source": str(tagged), "filters": summary.filters, "findings": summary.findings,
+    source = printable(tagged)   # a file name that is not UTF-8 is no text to write
+    figures = {"source": source, "filters": summary.filters, "findings": summary.findings,
                "letters": summary.letters, "letters_with_findings": summary.letters_with_findings,
                "themes_tagged": summary.themes_tagged, **tables}
     files["summary.json"] = json_text(figures).encode("utf-8")
-    files["report.md"] = render_markdown(summary, str(tagged)).encode("utf-8")
-    files["report.html"] = render_html(summary, str(tagged)).encode("utf-8")
+    files["report.md"] = render_markdown(summary, source).encode("utf-8")
+    files["report.html"] = render_html(summary, source).encode("utf-8")
     write_files_together(out_dir, files)
     return "".join(f"warning: {n}\n" for n in _warnings(tally)) + (
         f"summarise: {summary.headline()} -> {out_dir} "

@@ -8,6 +8,7 @@ file and line it came from. Readers refuse it where they read it.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 HALF_A_CHARACTER = "half of a character (a lone surrogate, e.g. \\ud800)"
@@ -23,3 +24,14 @@ def has_lone_surrogate(value, json_text: str | None = None) -> bool:
         return False
     return bool(_LONE_SURROGATE.search(value if isinstance(value, str)
                                        else json.dumps(value, ensure_ascii=False)))
+
+
+def printable(text: str | os.PathLike) -> str:
+    """``text`` (a path, a value typed on the command line) as text any output can hold.
+    A byte that is not UTF-8 reaches Python as half of a character ('\\udcff'), which no
+    UTF-8 file can hold: it is shown as the byte ('\\xff'), as a terminal would."""
+    text = os.fspath(text)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:   # half of a character that no byte gave ('\\ud800')
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

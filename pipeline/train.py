@@ -20,6 +20,7 @@ from .model import (DEFAULT_PARAMS, JUDGEMENT_PARAMS, build_judgement_pipeline, 
                     single_threaded_blas, strip_unpicklable_sets)
 from .outputs import counted
 from .rules import RuleTagger, load_patterns
+from .surrogates import printable
 from .themes import Taxonomy
 
 THEMES_ARTIFACT = "themes.joblib"
@@ -86,7 +87,7 @@ def run_train(labels: Path, out_dir: Path, params: dict, taxonomy: Taxonomy,
     fit_seconds = time.perf_counter() - fit_start
     classifier = pipeline.named_steps["classifier"]
     common = {
-        "training_data": {"path": str(labels), "sha256": data.sha256,
+        "training_data": {"path": printable(labels), "sha256": data.sha256,
                           "findings": len(data.findings), "letters": len(set(data.groups))},
         "patterns_sha256": sha256_file(patterns),
         "themes_file_sha256": sha256_file(taxonomy.path),

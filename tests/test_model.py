@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 from pathlib import Path
 
@@ -120,6 +121,16 @@ def test_retrain_on_a_fixture_and_tag_with_the_new_model(project, runner):
             assert spans and all(r["text"][s["start"]:s["end"]] == s["text"] for s in spans)
         assert r["judged_by"] == "model" and r["judgement"] in ("strength", "development", "neutral")
     assert records[0]["sources"]["timeliness"] in ("rules", "both")
+
+
+def test_gold_labels_under_a_file_name_that_is_not_utf8_are_trained_on(project, runner):
+    """A Linux file name is bytes: the metadata names one that is not UTF-8 by its bytes
+    (it ended in a traceback when the metadata was written)."""
+    labels = project / os.fsdecode(b"gold\xff.jsonl")
+    labels.write_bytes((project / "gold.jsonl").read_bytes())
+    train(runner, project, labels)
+    meta = json.loads((project / "models" / "themes.meta.json").read_text(encoding="utf-8"))
+    assert meta["training_data"]["path"] == str(project / "gold\\xff.jsonl")
 
 
 def test_training_twice_gives_identical_bytes(project, runner):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -273,6 +274,9 @@ def test_text_that_looks_like_a_formula_stays_text_in_the_xlsx(tmp_path, runner)
     (["--authority", "Nowhere"], "no finding matches the filters (authority Nowhere)"),
     (["--kind", "focused-visit"], "no --kind focused-visit in the file; it has: focused_visit, inspection_report"),
     (["--since", "2022", "--until", "2020"], "--since 2022 is after --until 2020"),
+    # a byte that is not UTF-8 on the command line (Python reads b"\xff" as "\udcff")
+    (["--authority", "Kent\udcff"], "--authority 'Kent\\xff' is not text in UTF-8 (type it in UTF-8"),
+    (["--kind", "\udce9t\udce9"], "--kind '\\xe9t\\xe9' is not text in UTF-8"),
     (["--theme", "threshold"], "--theme 'threshold' is not a theme of"),
     (["--theme", "recording_systems", "--authority", "Kent"],
      "no finding matches the filters (authority Kent; theme recording_systems)"),
@@ -289,6 +293,24 @@ def test_bad_filters_are_one_line_errors(tmp_path, runner, options, message):
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_tagged_file_whose_name_is_not_utf8_is_named_by_its_bytes(tmp_path, runner):
+    tagged = tmp_path / os.fsdecode(b"tagged\xff.jsonl")
+    tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"), "--quiet",
+                                 "--params", str(REPO / "params.yaml")] + THEMES)
+    assert result.exit_code == 0, result.output
+    shown = str(tmp_path / "tagged\\xff.jsonl")
+    assert json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["source"] == shown
+    assert shown in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_an_error_names_a_file_whose_name_is_not_utf8_by_its_bytes(tmp_path, runner):
+    missing = tmp_path / os.fsdecode(b"gone\xff.jsonl")
+    result = runner.invoke(app, ["summarise", str(missing), "--out", str(tmp_path / "out")] + THEMES)
+    assert result.exit_code == 1
+    assert result.output == f"safeguarding-themes: error: {tmp_path}/gone\\xff.jsonl: file not found (check the path)\n"
 
 
 def test_a_csv_from_tag_is_summarised_like_the_jsonl(tmp_path, runner, seeds_summary):
