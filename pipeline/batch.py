@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError, SafeguardingError
 from .outputs import atomic_text, counted, csv_cell, dumps, output_error
-from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate, printable
+from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate
 from .workers import close, quiet_loky_stop
 
 # The columns of the CSV output of 'tag', in order.
@@ -209,16 +209,15 @@ def plan_letters(paths: Sequence[Path]) -> Plan:
     the copies would only count its findings twice in the summaries.
     """
     from .artifacts import sha256_file
-    from .ingest import find_letters
+    from .ingest import check_file_name, find_letters
 
     plan = Plan([])
     first: dict[str, str] = {}
     for path in find_letters(paths):
         try:
-            str(path).encode("utf-8")
-        except UnicodeEncodeError:
-            name = printable(path)
-            plan.skipped.append((name, f"{name}: file name is not valid UTF-8 (rename the file)"))
+            check_file_name(path)
+        except InputError as error:
+            plan.skipped.append((error.path, str(error)))
             continue
         try:
             sha = sha256_file(path)

@@ -16,6 +16,7 @@ from typing import Callable, List, Optional
 import typer
 
 from .errors import SafeguardingError
+from .surrogates import printable
 
 app = typer.Typer(
     name="safeguarding-themes",
@@ -34,11 +35,14 @@ def _group() -> None:
     with safeguarding themes. Run a command with --help for its options and an example."""
 
 
-def fail(message: str, code: int = 1) -> None:
-    from .surrogates import printable
+def say(text: str) -> None:
+    """A command's report on stderr. A file name that is not UTF-8 is shown by its bytes
+    ('\xff'), as a terminal shows it, not as the half character Python read ('\udcff')."""
+    typer.echo(printable(text), err=True)
 
-    # a file name that is not UTF-8 is shown by its bytes ('\xff'), not as '\udcff'
-    typer.echo(f"safeguarding-themes: error: {printable(message)}", err=True)
+
+def fail(message: str, code: int = 1) -> None:
+    say(f"safeguarding-themes: error: {message}")
     raise typer.Exit(code)
 
 
@@ -71,7 +75,7 @@ def file_name(value: str | Path) -> Path:
         return value
     last = value.replace(os.sep, "/").rsplit("/", 1)[-1]
     if last in ("", ".", ".."):
-        raise typer.BadParameter(f"{value!r} names a folder, not a file; give a file's name, in that "
+        raise typer.BadParameter(f"'{printable(value)}' names a folder, not a file; give a file's name, in that "
                                  "folder or elsewhere")
     return Path(value)
 
@@ -118,7 +122,7 @@ def segment_command(
     from .segment import run_segment
 
     summary = run_segment(paths, out, format_for(output_format, out), texts_dir=texts, progress=not quiet)
-    typer.echo(summary, err=True)
+    say(summary)
 
 
 class Method(str, Enum):
@@ -162,8 +166,7 @@ def train_command(
     from .train import run_train
 
     check_output_folder(out_dir, "--out-dir")
-    typer.echo(run_train(labels, out_dir, load_params(params, "train"), load_taxonomy(themes),
-                         patterns), err=True)
+    say(run_train(labels, out_dir, load_params(params, "train"), load_taxonomy(themes), patterns))
 
 
 
@@ -231,7 +234,7 @@ def tag_command(
                              fix="tag the findings file again without --resume")
         tagger = build_tagger(load_taxonomy(themes), patterns, method_name, models)
         with OutputLock(out):
-            typer.echo(run_tag_findings(tagger, findings, out, format_for(output_format, out)), err=True)
+            say(run_tag_findings(tagger, findings, out, format_for(output_format, out)))
         return
     from .batch import TaggerConfig, describe, partial_path, run_batch
 
@@ -242,7 +245,7 @@ def tag_command(
     except KeyboardInterrupt:
         fail(f"interrupted; the letters done are kept in {partial_path(out)}: run the same "
              "command with --resume to finish", 130)
-    typer.echo(describe(summary, out), err=True)
+    say(describe(summary, out))
 
 
 @app.command("evaluate")
@@ -282,11 +285,11 @@ def evaluate_command(
 
     def progress(done, total):
         if not quiet:
-            typer.echo(f"evaluate: fold {done}/{total} done", err=True)
+            say(f"evaluate: fold {done}/{total} done")
 
-    typer.echo(run_evaluate(labels, metrics, plots, report, all_params.get("train", {}), folds,
-                            load_taxonomy(themes), patterns, progress,
-                            all_params.get("evaluate", {}).get("held_out_set")), err=True)
+    say(run_evaluate(labels, metrics, plots, report, all_params.get("train", {}), folds,
+                     load_taxonomy(themes), patterns, progress,
+                     all_params.get("evaluate", {}).get("held_out_set")))
 
 
 @app.command("suggest")
@@ -323,7 +326,7 @@ def suggest_command(
     check_outputs([("--out", out)], [labels, findings, themes, patterns, *model_files, *letters])
     tagger = build_tagger(load_taxonomy(themes), patterns, "combined", models)
     source = str(findings) if findings is not None else ", ".join(map(str, paths))
-    typer.echo(run_suggest(tagger, findings_of(letters, findings), labels, out, top, source), err=True)
+    say(run_suggest(tagger, findings_of(letters, findings), labels, out, top, source))
 
 
 labels_app = typer.Typer(help="Work with the gold labels.", no_args_is_help=True)
@@ -350,7 +353,7 @@ def labels_import_command(
     from .labelling import run_import
     from .themes import load_taxonomy
 
-    typer.echo(run_import(table, labels, load_taxonomy(themes), replace), err=True)
+    say(run_import(table, labels, load_taxonomy(themes), replace))
 
 
 @labels_app.command("audit")
@@ -378,9 +381,8 @@ def labels_audit_command(
 
     check_outputs([("--out", out)], [labels, themes, patterns, params_file(params)])
     all_params = load_params(params)
-    typer.echo(run_audit(labels, out, all_params.get("train", {}),
-                         all_params.get("evaluate", {}).get("folds", 5), load_taxonomy(themes),
-                         patterns, top), err=True)
+    say(run_audit(labels, out, all_params.get("train", {}),
+                  all_params.get("evaluate", {}).get("folds", 5), load_taxonomy(themes), patterns, top))
 
 
 @app.command("summarise")
@@ -428,8 +430,7 @@ def summarise_command(
     if per_theme is None:
         per_theme = load_params(params, "summarise").get("typical_findings", 5)
     filters = Filters(authority, kind, judgement, since, until, theme)
-    typer.echo(run_summarise(tagged, out, load_taxonomy(themes), filters, per_theme, progress=not quiet),
-               err=True)
+    say(run_summarise(tagged, out, load_taxonomy(themes), filters, per_theme, progress=not quiet))
 
 
 rules_app = typer.Typer(help="Inspect the rule patterns.", no_args_is_help=True)
@@ -463,7 +464,7 @@ def rules_report_command(
     if out is None:
         typer.echo(text)
     else:
-        typer.echo(summary, err=True)
+        say(summary)
 
 
 def main() -> None:
@@ -474,7 +475,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:  # raised outside a command (e.g. while importing)
-        typer.echo("safeguarding-themes: interrupted", err=True)
+        say("safeguarding-themes: interrupted")
         sys.exit(130)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import InputError
-from .surrogates import printable
+from .surrogates import has_lone_surrogate, printable
 
 PDF_EXTENSIONS = {".pdf"}
 TEXT_EXTENSIONS = {".txt", ".text"}
@@ -93,14 +93,22 @@ def find_letters(paths: list[str | Path]) -> list[Path]:
     return files
 
 
+def check_file_name(path: str | Path) -> None:
+    """Refuse a path that is not UTF-8 (a Linux name is bytes): its findings' ``source``
+    could be written in no output."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        name_ok = not has_lone_surrogate(Path(path).name)
+        raise InputError("the name of a folder on its path is not valid UTF-8" if name_ok
+                         else "file name is not valid UTF-8", path=printable(path),
+                         fix="rename that folder" if name_ok else "rename the file") from None
+
+
 def read_document(path: str | Path) -> Document:
     """Read one document; raise InputError naming the file for anything unreadable."""
+    check_file_name(path)
     source = str(path)
-    try:
-        source.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InputError("file name is not valid UTF-8", path=printable(source),
-                         fix="rename the file") from None
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in SUPPORTED:

@@ -20,6 +20,7 @@ from .errors import InputError, LabelsError
 from .labelset import (implied_id, iter_rows, jsonl_rows, judgement_value, labelled_from, load_labelled,
                        no_themes, not_labelled_yet, text_value, theme_list)
 from .outputs import atomic_text, counted, write_csv
+from .surrogates import printable
 from .themes import Taxonomy
 
 # 'heading_judgement': the judgement the finding's heading gives (empty if none); an import
@@ -163,7 +164,7 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
                   "section": text_value(row, "section", table, line) or None,
                   "subsection": text_value(row, "subsection", table, line) or None,
                   "text": text, "themes": themes, "judgement": judgement,
-                  "judged_by": judged_by, "set": "imported", "labelled_by": f"import:{table.name}"}
+                  "judged_by": judged_by, "set": "imported", "labelled_by": f"import:{printable(table.name)}"}
         context = text_value(row, "context", table, line)
         if context and context != text:
             record["context"] = context

@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 
 from .errors import LabelsError
 from .judgement import JUDGEMENTS, judgement_id
-from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate
+from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate, printable
 from .themes import Taxonomy
 
 
@@ -240,7 +240,7 @@ def judgement_value(row: dict, key: str, path: str | Path, line: int) -> str | N
 def implied_id(row: dict, path: str | Path, line: int) -> str:
     """A label's id: its own, or for a line without one the file's name and the line
     (``gold#6``), as train, evaluate and labels import all name it."""
-    return str(row.get("id") or "").strip() or f"{Path(path).stem}#{line}"
+    return str(row.get("id") or "").strip() or f"{printable(Path(path).stem)}#{line}"
 
 
 def load_labelled(path: str | Path, taxonomy: Taxonomy, *, need_judgement: bool = False,

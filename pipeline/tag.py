@@ -21,6 +21,7 @@ from .fastvec import TokenCache, transform_union
 from .judgement import JUDGEMENTS, judge_wording, judgement_id
 from .labelset import iter_rows
 from .rules import RuleTagger
+from .surrogates import printable
 from .themes import Taxonomy
 
 METHODS = ("combined", "rules")
@@ -193,7 +194,7 @@ def read_findings_file(path: str | Path, keep_judgement: bool = False) -> list[d
             raise InputError("row without text", path=str(path), line=line,
                              fix="every row needs the finding's text in a 'text' column")
         record = {k: v for k, v in row.items() if k not in ("themes", "scores", "evidence", "sources")}
-        record["id"] = str(row.get("id") or f"{path.stem}#{line:04d}")
+        record["id"] = str(row.get("id") or f"{printable(path.stem)}#{line:04d}")
         if record["id"] in lines:
             raise InputError(f"duplicate id {record['id']!r} (first on line {lines[record['id']]})",
                              path=str(path), line=line, fix="ids must be unique, or leave the id column out")

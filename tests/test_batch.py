@@ -794,6 +794,20 @@ def test_a_record_that_cannot_be_removed_is_a_one_line_error(tmp_path, runner, m
     assert out.read_text(encoding="utf-8") == "the earlier output\n"
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_findings_without_ids_in_a_file_whose_name_is_not_utf8_get_ids_of_its_bytes(tmp_path, runner, suffix):
+    findings = tmp_path / os.fsdecode(b"find\xe9" + suffix.encode())
+    text = "Leaders must act on delays in child protection work."
+    findings.write_text(json.dumps({"text": text}) + "\n" if suffix == ".jsonl" else f"text\n{text}\n",
+                        encoding="utf-8")
+    out = tmp_path / "t.jsonl"
+    result = runner.invoke(app, ["tag", "--findings", str(findings), "--out", str(out)] + RULES)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()] == ["find\\xe9#0002"
+                                                                                                if suffix == ".csv"
+                                                                                                else "find\\xe9#0001"]
+
+
 def test_a_findings_spreadsheet_keeps_its_own_judgements(tmp_path, runner):
     sheet = tmp_path / "findings.csv"
     sheet.write_text("id,text,judgement\n"

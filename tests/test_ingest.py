@@ -326,6 +326,19 @@ def test_hidden_folders_and_word_lock_files_are_passed_over(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in iter_input_files([tmp_path])] == ["2020/b.txt", "letter.txt"]
 
 
+def test_segment_names_a_folder_name_that_is_not_utf8_as_the_folder(tmp_path, runner):
+    import os
+
+    folder = os.path.join(os.fsencode(tmp_path), b"caf\xe9")
+    os.mkdir(folder)
+    with open(os.path.join(folder, b"letter.txt"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(LETTER_LINES))
+    result = runner.invoke(app, ["segment", os.fsdecode(folder), "--out", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 1
+    assert result.output == (f"safeguarding-themes: error: {tmp_path}/caf\\xe9/letter.txt: the name of a folder "
+                             "on its path is not valid UTF-8 (rename that folder)\n")
+
+
 def test_segment_names_a_file_name_that_is_not_utf8_in_one_line(tmp_path, runner):
     import os
 

@@ -124,13 +124,26 @@ def test_retrain_on_a_fixture_and_tag_with_the_new_model(project, runner):
 
 
 def test_gold_labels_under_a_file_name_that_is_not_utf8_are_trained_on(project, runner):
-    """A Linux file name is bytes: the metadata names one that is not UTF-8 by its bytes
-    (it ended in a traceback when the metadata was written)."""
+    """A Linux file name is bytes: the metadata names one that is not UTF-8 by its bytes,
+    and so do the ids of labels without one (each ended in a traceback)."""
     labels = project / os.fsdecode(b"gold\xff.jsonl")
-    labels.write_bytes((project / "gold.jsonl").read_bytes())
-    train(runner, project, labels)
+    rows = labelled_rows()
+    target = next(i for i, r in enumerate(rows) if r["themes"] == ["workforce"])
+    rows[target]["themes"] = ["timeliness"]  # wrong on purpose, for the audit to name it
+    with open(labels, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps({k: v for k, v in row.items() if k != "id"}) + "\n")
+    result = train(runner, project, labels)
+    assert f"-> {project / 'models'} (" in result.output
     meta = json.loads((project / "models" / "themes.meta.json").read_text(encoding="utf-8"))
     assert meta["training_data"]["path"] == str(project / "gold\\xff.jsonl")
+    audit = project / os.fsdecode(b"audit\xff.csv")
+    result = runner.invoke(app, ["labels", "audit", "--labels", str(labels), "--out", str(audit), "--top", "10",
+                                 "--params", str(project / "params.yaml")] + common(project))
+    assert result.exit_code == 0, result.output
+    assert f"-> {project}/audit\\xff.csv" in result.output   # the name as typed, not '\\udcff'
+    ids = [row["id"] for row in csv.DictReader(open(audit, encoding="utf-8"))]
+    assert f"gold\\xff#{target + 1}" in ids
 
 
 def test_training_twice_gives_identical_bytes(project, runner):
@@ -536,6 +549,31 @@ def test_the_theme_regressions_take_the_dual_solver_while_findings_are_fewer_tha
     assert classifier._model((50000, 27877)).dual is False
 
 
+def test_theme_models_fitted_on_threads_at_once_are_those_fitted_alone():
+    """liblinear's dual solver draws from one random generator per process: fits on
+    threads of one process (a grid search around the model) must not share its draws."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from pipeline.model import DEFAULT_PARAMS, ThemeClassifier, build_features
+
+    themes = ["timeliness", "workforce", "childs_voice"]
+    rows = labelled_rows(n_letters=40, seed=3)
+    Y = np.array([[t in r["themes"] for t in themes] for r in rows], dtype=int)
+    X = build_features(themes, {**DEFAULT_PARAMS, "min_df": 1, "rule_features": False,
+                                "context_features": False, "section_features": False}).fit_transform(rows)
+    groups = [r["letter_id"] for r in rows]
+
+    def fit(_=None):
+        return ThemeClassifier(themes, inner_folds=3, n_jobs=1).fit(X, Y, groups).coef_
+
+    alone = fit()
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(fit, range(8)))
+    assert all(np.array_equal(coef, alone) for coef in together)
+
+
 def test_the_built_in_defaults_are_the_repository_params():
     """Run outside the repository (no params.yaml), train must make the same models."""
     from conftest import REPO
@@ -764,6 +802,16 @@ def write_table(path: Path, rows: list[dict]) -> Path:
 def import_labels(runner, project: Path, table: Path, *options: str):
     return runner.invoke(app, ["labels", "import", str(table), "--labels", str(project / "gold.jsonl"),
                                "--themes", str(project / "themes.yaml"), *options])
+
+
+def test_a_table_whose_name_is_not_utf8_is_imported_and_named_by_its_bytes(project, runner):
+    table = write_table(project / os.fsdecode(b"new\xff.csv"), [
+        {"id": "new#0001", "text": "Caseloads are now lower for most social workers.", "themes": "workforce",
+         "judgement": "development"}])
+    result = import_labels(runner, project, table)
+    assert result.exit_code == 0, result.output
+    last = json.loads((project / "gold.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert last["id"] == "new#0001" and last["labelled_by"] == "import:new\\xff.csv"
 
 
 def test_import_never_gives_a_labelled_finding_another_text(project, runner):

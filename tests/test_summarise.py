@@ -298,12 +298,14 @@ def test_bad_filters_are_one_line_errors(tmp_path, runner, options, message):
 def test_a_tagged_file_whose_name_is_not_utf8_is_named_by_its_bytes(tmp_path, runner):
     tagged = tmp_path / os.fsdecode(b"tagged\xff.jsonl")
     tagged.write_text("".join(json.dumps(r) + "\n" for r in fixture_records()), encoding="utf-8")
-    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(tmp_path / "out"), "--quiet",
+    out = tmp_path / os.fsdecode(b"out\xff")
+    result = runner.invoke(app, ["summarise", str(tagged), "--out", str(out), "--quiet",
                                  "--params", str(REPO / "params.yaml")] + THEMES)
     assert result.exit_code == 0, result.output
+    assert f"-> {tmp_path}/out\\xff (CSV" in result.output   # as typed, not '\\udcff'
     shown = str(tmp_path / "tagged\\xff.jsonl")
-    assert json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["source"] == shown
-    assert shown in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["source"] == shown
+    assert shown in (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_an_error_names_a_file_whose_name_is_not_utf8_by_its_bytes(tmp_path, runner):
