@@ -209,13 +209,13 @@ def plan_letters(paths: Sequence[Path]) -> Plan:
     the copies would only count its findings twice in the summaries.
     """
     from .artifacts import sha256_file
-    from .ingest import check_file_name, find_letters
+    from .ingest import check_utf8_path, find_letters
 
     plan = Plan([])
     first: dict[str, str] = {}
     for path in find_letters(paths):
         try:
-            check_file_name(path)
+            check_utf8_path(path)
         except InputError as error:
             plan.skipped.append((error.path, str(error)))
             continue

@@ -16,7 +16,7 @@ from typing import Callable, List, Optional
 import typer
 
 from .errors import SafeguardingError
-from .surrogates import printable
+from .surrogates import has_lone_surrogate, printable
 
 app = typer.Typer(
     name="safeguarding-themes",
@@ -37,7 +37,7 @@ def _group() -> None:
 
 def say(text: str) -> None:
     """A command's report on stderr. A file name that is not UTF-8 is shown by its bytes
-    ('\xff'), as a terminal shows it, not as the half character Python read ('\udcff')."""
+    ('\\xff'), as a terminal shows it, not as the half character Python read ('\\udcff')."""
     typer.echo(printable(text), err=True)
 
 
@@ -75,7 +75,8 @@ def file_name(value: str | Path) -> Path:
         return value
     last = value.replace(os.sep, "/").rsplit("/", 1)[-1]
     if last in ("", ".", ".."):
-        raise typer.BadParameter(f"'{printable(value)}' names a folder, not a file; give a file's name, in that "
+        shown = f"'{printable(value)}'" if has_lone_surrogate(value) else repr(value)
+        raise typer.BadParameter(f"{shown} names a folder, not a file; give a file's name, in that "
                                  "folder or elsewhere")
     return Path(value)
 

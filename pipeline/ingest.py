@@ -93,21 +93,25 @@ def find_letters(paths: list[str | Path]) -> list[Path]:
     return files
 
 
-def check_file_name(path: str | Path) -> None:
+def check_utf8_path(path: str | Path) -> None:
     """Refuse a path that is not UTF-8 (a Linux name is bytes): its findings' ``source``
     could be written in no output."""
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        name_ok = not has_lone_surrogate(Path(path).name)
-        raise InputError("the name of a folder on its path is not valid UTF-8" if name_ok
-                         else "file name is not valid UTF-8", path=printable(path),
-                         fix="rename that folder" if name_ok else "rename the file") from None
+    if not has_lone_surrogate(str(path)):
+        return
+    file_bad = has_lone_surrogate(Path(path).name)
+    folder_bad = has_lone_surrogate(str(Path(path).parent))
+    if file_bad and folder_bad:
+        message, fix = "neither the file's name nor a folder's on its path is valid UTF-8", "rename them"
+    elif file_bad:
+        message, fix = "file name is not valid UTF-8", "rename the file"
+    else:
+        message, fix = "the name of a folder on its path is not valid UTF-8", "rename that folder"
+    raise InputError(message, path=printable(path), fix=fix)
 
 
 def read_document(path: str | Path) -> Document:
     """Read one document; raise InputError naming the file for anything unreadable."""
-    check_file_name(path)
+    check_utf8_path(path)
     source = str(path)
     path = Path(path)
     ext = path.suffix.lower()

@@ -286,11 +286,19 @@ def best_threshold(scores: np.ndarray, target: np.ndarray) -> float:
     return float(max(0.05, min(0.95, (upper + lower) / 2)))
 
 
+# liblinear's random generator is one per process, seeded as a fit starts; its dual
+# solver draws from it all through the fit, outside the GIL. Two fits on threads of one
+# process (a grid search around the model) would take each other's draws.
+_LIBLINEAR = threading.Lock()
+
+
 def _fit_fold(model, X, Y, split):
     """All themes' logistic regressions on one fold: the out-of-fold decision values
     for ``split`` (train, test), or, without a split, each theme's final model as
     (coef, intercept, decision on X), None where the theme has one class only."""
-    with single_threaded_blas():
+    # one at a time on threads of one process (see _LIBLINEAR): the BLAS limit is the
+    # process's too, and one fold's end would lift it under another's fit
+    with _LIBLINEAR, single_threaded_blas():
         return _fit_fold_body(model, X, Y, split)
 
 
@@ -303,20 +311,9 @@ def single_threaded_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-# liblinear's random generator is one per process, seeded as a fit starts; its dual
-# solver draws from it all through the fit, outside the GIL. Two fits on threads of one
-# process (a grid search around the model) would take each other's draws: one at a time.
-_LIBLINEAR = threading.Lock()
-
-
-def _fit_one(model, X, y):
+def _fit_fold_body(model, X, Y, split):
     from sklearn.base import clone
 
-    with _LIBLINEAR:
-        return clone(model).fit(X, y)
-
-
-def _fit_fold_body(model, X, Y, split):
     if split is None:
         out = []
         for j in range(Y.shape[1]):
@@ -324,7 +321,7 @@ def _fit_fold_body(model, X, Y, split):
             if y.min() == y.max():
                 out.append(None)
                 continue
-            fitted = _fit_one(model, X, y)
+            fitted = clone(model).fit(X, y)
             out.append((fitted.coef_[0], fitted.intercept_[0], fitted.decision_function(X)))
         return out
     train, test = split
@@ -335,7 +332,7 @@ def _fit_fold_body(model, X, Y, split):
         if y.min() == y.max():
             decisions[:, j] = 10.0 if y[0] else -10.0
             continue
-        decisions[:, j] = _fit_one(model, X_train, y).decision_function(X_test)
+        decisions[:, j] = clone(model).fit(X_train, y).decision_function(X_test)
     return decisions
 
 

@@ -720,6 +720,26 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_the_others_are_tagged(tmp_
     assert "caf\\xe9.txt: file name is not valid UTF-8" in errors
 
 
+@pytest.mark.parametrize("folder_name, file_name, message", [
+    (b"caf\xe9", b"letter.txt",
+     "caf\\xe9/letter.txt: the name of a folder on its path is not valid UTF-8 (rename that folder)"),
+    (b"caf\xe9", b"d\xfe.txt",
+     "caf\\xe9/d\\xfe.txt: neither the file's name nor a folder's on its path is valid UTF-8 (rename them)"),
+])
+def test_a_folder_name_that_is_not_utf8_is_reported_and_the_others_are_tagged(tmp_path, runner, folder_name,
+                                                                             file_name, message):
+    folder = letters_folder(tmp_path)
+    odd = os.path.join(os.fsencode(folder), folder_name)
+    os.mkdir(odd)
+    with open(os.path.join(odd, file_name), "wb") as handle:
+        handle.write(SEED_FILES["swindon_2011"].read_bytes() + b"\n")
+    out = tmp_path / "tagged.jsonl"
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES)
+    assert result.exit_code == 0, result.output
+    assert "5 letters" in result.output and "1 letter failed" in result.output
+    assert message in (tmp_path / "tagged.jsonl.errors.csv").read_text(encoding="utf-8")
+
+
 def test_letters_kept_unchecked_stay_marked_across_an_interrupt(tmp_path, runner, monkeypatch):
     folder = letters_folder(tmp_path)
     out = tmp_path / "tagged.jsonl"

@@ -481,6 +481,13 @@ def test_an_output_file_with_a_trailing_slash_is_refused_before_any_work(tmp_pat
         assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize("name, shown", [("it's", '"it\'s/"'), ("a\\b", "'a\\\\b/'"),
+                                         ("d\udcff", "'d\\xff/'")])   # b"d\xff", not UTF-8
+def test_a_folder_given_for_an_output_file_is_named_as_typed(tmp_path, runner, name, shown):
+    result = runner.invoke(app, ["tag", "letter.txt", "--out", f"{name}/"])
+    assert result.exit_code == 2 and f"{shown} names a folder, not a file" in result.output, result.output
+
+
 def test_a_rules_report_to_a_new_folder_with_a_trailing_slash_writes_nothing(tmp_path, runner):
     arguments = ["rules", "report", "--gold", str(REPO / "labels" / "gold.jsonl"), "--themes",
                  str(REPO / "labels" / "themes.yaml"), "--patterns", str(REPO / "labels" / "patterns.jsonl")]
