@@ -3,6 +3,10 @@
 Text decoded from UTF-8 never holds one; an escape does, and it is no character and
 no UTF-8, so spaCy and every output would fail on it, with a traceback, far from the
 file and line it came from. Readers refuse it where they read it.
+
+A name or a value from the system is another source: Linux file names and
+command-line arguments are bytes, and one that is not UTF-8 reaches Python as half
+of a character. ``printable`` gives it as text any output can hold.
 """
 
 from __future__ import annotations
