@@ -146,6 +146,51 @@ def test_gold_labels_under_a_file_name_that_is_not_utf8_are_trained_on(project, 
     assert f"gold\\xff#{target + 1}" in ids
 
 
+def test_labels_without_ids_under_a_name_that_is_not_utf8_go_round_the_whole_loop(project, runner):
+    """evaluate, suggest, and an audit's correction imported back with --replace, on
+    labels without ids in a file whose name is not UTF-8: their implied ids carry the
+    name by its bytes ('gold\\xff#7') and find their line again."""
+    labels = project / os.fsdecode(b"gold\xff.jsonl")
+    rows = labelled_rows()
+    target = next(i for i, r in enumerate(rows) if r["themes"] == ["workforce"])
+    rows[target]["themes"] = ["timeliness"]  # wrong on purpose, for the audit to name it
+    write_labels(labels, [{k: v for k, v in row.items() if k != "id"} for row in rows])
+    params = ["--params", str(project / "params.yaml")] + common(project)
+    result = runner.invoke(app, ["evaluate", "--labels", str(labels), "--metrics", str(project / "m.json"),
+                                 "--plots", str(project / "plots"), "--report", str(project / "e.md"),
+                                 "--quiet"] + params)
+    assert result.exit_code == 0, result.output
+    assert json.loads((project / "m.json").read_text(encoding="utf-8"))["findings"] == len(rows)
+
+    train(runner, project, labels)
+    new = write_labels(project / os.fsdecode(b"new\xff.jsonl"), [
+        {"letter_id": "new", "text": "Children are seen alone and caseloads are high."},
+        {"letter_id": "new", "text": rows[0]["text"]}])   # labelled already: not suggested
+    table = project / "to-label.csv"
+    result = runner.invoke(app, ["suggest", "--findings", str(new), "--out", str(table), "--labels",
+                                 str(labels), "--models", str(project / "models")] + common(project))
+    assert result.exit_code == 0, result.output
+    # read as findings to tag, whose implied ids are padded (tag.read_findings_file)
+    assert [r["id"] for r in csv.DictReader(open(table, encoding="utf-8"))] == ["new\\xff#0001"]
+
+    audit = project / "audit.csv"
+    result = runner.invoke(app, ["labels", "audit", "--labels", str(labels), "--out", str(audit),
+                                 "--top", "10"] + params)
+    assert result.exit_code == 0, result.output
+    flagged = list(csv.DictReader(open(audit, encoding="utf-8")))
+    for r in flagged:
+        r["themes"] = "workforce" if r["id"] == f"gold\\xff#{target + 1}" else ""
+    assert any(r["themes"] for r in flagged)
+    result = runner.invoke(app, ["labels", "import", str(write_table(audit, flagged)), "--replace", "--labels",
+                                 str(labels), "--themes", str(project / "themes.yaml")])
+    assert result.exit_code == 0, result.output
+    gold = [json.loads(line) for line in labels.read_text(encoding="utf-8").splitlines()]
+    assert len(gold) == len(rows) and gold[target]["themes"] == ["workforce"]
+    assert [g["text"] for g in gold] == [r["text"] for r in rows]
+    assert [g["themes"] for i, g in enumerate(gold) if i != target] == \
+        [r["themes"] for i, r in enumerate(rows) if i != target]
+
+
 def test_training_twice_gives_identical_bytes(project, runner):
     train(runner, project)
     first = (project / "models" / "themes.joblib").read_bytes()
@@ -547,6 +592,28 @@ def test_the_theme_regressions_take_the_dual_solver_while_findings_are_fewer_tha
     classifier = ThemeClassifier(("timeliness",))
     assert classifier._model((4122, 27877)).dual is True
     assert classifier._model((50000, 27877)).dual is False
+
+
+@pytest.mark.parametrize("rows,features", [(300, 12), (30, 120)])
+def test_fit_gives_each_theme_the_solver_for_the_shape_it_fits(rows, features):
+    """End to end: the final model of each theme is the one liblinear fits with the solver
+    the matrix's shape calls for (primal where findings outnumber features)."""
+    import numpy as np
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    from pipeline.model import ThemeClassifier, single_threaded_blas
+
+    rng = np.random.default_rng(5)
+    X = sparse.csr_matrix(rng.random((rows, features)))
+    Y = (X[:, :2].toarray() + rng.normal(0, 0.2, (rows, 2)) > 0.5).astype(int)
+    fitted = ThemeClassifier(("a", "b"), C=2.0, inner_folds=3, seed=7).fit(X, Y, np.arange(rows) % 6)
+    for dual in (False, True):
+        with single_threaded_blas():   # as the classifier fits
+            alone = [LogisticRegression(C=2.0, solver="liblinear", dual=dual, class_weight="balanced",
+                                        max_iter=2000, random_state=7).fit(X, Y[:, j]).coef_[0]
+                     for j in range(2)]
+        assert np.array_equal(fitted.coef_, np.array(alone)) == (dual == (rows < features))
 
 
 def test_theme_models_fitted_on_threads_at_once_are_those_fitted_alone():
