@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Callable
 from .judgement import judge_wording
 from .letter import LetterInfo, read_letter_info
-from .sections import (BOILERPLATE, ENDING, GRADE_LINE, HeadingMatch, grade_name,
-                       match_heading)
+from .sections import (BOILERPLATE, ENDING, GRADE, GRADE_LINE, HeadingMatch, grade_name,
+                       match_heading, normalise_heading)
 from .sentences import ends_with_abbreviation, sentence_spans
 
 # ---------------------------------------------------------------- lines
@@ -39,6 +39,9 @@ _TERMINAL = re.compile(r"(?:[.!?:;][\"'’”)\]]*|[.!?]\s*\([^()]{1,60}\)[.;]?|
 _QUESTION_HEADING = re.compile(r"^(?:what|how|why|where|when|which|who|is|are|does|do)\b", re.I)
 _PARENTHETICAL = re.compile(r"^\([^()]{1,40}\)[.;]?$")
 _SENTENCE_END = re.compile(r"[.!?][\"'’”)\]]*\s*$")
+# A judgement area with its grade after a colon or dash, as headings give it
+# ("... help and protection: inadequate"); a sentence says "... is inadequate".
+_AREA_AND_GRADE = re.compile(rf"\S\s*[:\-–]\s*{GRADE}")
 
 
 @dataclass
@@ -161,15 +164,19 @@ def _heading_at(text: str, lines: list[Line | None], i: int, layout: Layout,
             break
         match = match_heading(candidate)
         if match:
-            best = (k + 1, match, len(candidate))
+            best = (k + 1, match, candidate)
         if k and _SENTENCE_END.search(lines[j - 1].body(text)):
             break
         if _SENTENCE_END.search(part) and not match:
             break
     if best:
-        # Mid-paragraph, only a short heading line is believed ("framework)" / "Main findings").
-        used, match, length = best
-        return (used, match) if at_boundary or not match.area and length < 40 else None
+        # Mid-paragraph, only a short heading line is believed ("framework)" / "Main findings"),
+        # or a judgement area given with its grade as a heading gives it: the last bullet
+        # of a list above it may end without a full stop ("(outcome 3, national framework)")
+        used, match, found = best
+        believed = (at_boundary or not match.area and len(found) < 40
+                    or match.area and _AREA_AND_GRADE.search(normalise_heading(found)))
+        return (used, match) if believed else None
     # A generic heading: a short line that is not a sentence, standing alone.
     if not at_boundary or not _is_short(first, layout) or layout.line_style and len(body) > 90:
         return None
@@ -341,7 +348,7 @@ class Finding:
 
 _LEAD_IN = re.compile(
     r"(?::\s*$|^.{0,200}\b(?:highlighted|highlights|outlined|outlines|noted|notes|said|found|"
-    r"concluded|reported|identified|include[ds]?)\s*[.:]?\s*$)", re.I | re.S)
+    r"concluded|reported|identified|include[ds]?|because)\s*[.:]?\s*$)", re.I | re.S)
 
 
 def _heading_text(text: str, block: Block) -> str:
@@ -365,11 +372,19 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
             paragraph=paragraph, unit=unit,
             judged_by="heading" if section_.judgement else "wording"))
 
+    table_rows = 0   # judgement areas in a row with nothing between them: a table of grades
     for n, block in enumerate(blocks):
+        if block.kind != "heading":
+            if table_rows >= 3 and not normalise_heading(top.heading or "").startswith("overall effectiveness"):
+                # A table of grades without an overall effectiveness row (reports since
+                # late 2025): the summary after it is not the last row's area.
+                top, sub = Section(None, "narrative"), None
+            table_rows = 0
         section = sub or top
         if block.kind == "heading":
             heading = _heading_text(text, block)
             match = block.heading
+            table_rows = table_rows + 1 if match is not None and match.area else 0
             if match is None:
                 # A heading the catalogue does not know: a subsection of a
                 # finding-bearing section, otherwise part of what surrounds it.

@@ -40,6 +40,12 @@ _ADDRESS_LINE = re.compile(
 
 # Footnotes: "1 Ofsted produces this report ..." at the foot of a page, or a URL note.
 _FOOTNOTE_START = re.compile(r"^\s*\d{1,2}\s+(?:[A-Z]|www\.|https?://)")
+# The footnote of every area for improvement since 2025, found with its number lost too.
+_TEMPLATE_FOOTNOTE = re.compile(r"^\s*(?:\d{1,2}\s+)?The areas for improvement have been "
+                                r"cross-referenced with the outcomes")
+# A word hyphenated at a page's last line, joined by pdfium to the footnote below it
+# ("decision\ufffe1 The areas ..."; the sentence goes on on the next page).
+_GLUED_FOOTNOTE = re.compile(r"\ufffe(\d{1,2})(?=\s+[A-Z])")
 
 _DATE_START = re.compile(
     r"^\s*\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
@@ -117,15 +123,28 @@ def _footnote_markers(lines: list[str]) -> set[str]:
     return found
 
 
+def _unglue_footnote(page: str) -> str:
+    """The page with a footnote that pdfium joined to a hyphenated word on a line of
+    its own, where its number is a marker of the page (so "COVID-19 Pandemic" stays)."""
+    if _GLUED_FOOTNOTE.search(page) is None:
+        return page
+    markers = _footnote_markers(page.split("\n")[:-3])
+    return _GLUED_FOOTNOTE.sub(lambda m: "\ufffe\n" + m.group(1) if m.group(1) in markers else m.group(0),
+                               page)
+
+
 def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
     """Drop the footnote block at the foot of a page.
 
     A footnote starts with a small number (not a date) that was referenced as a
     marker earlier, or that follows a line ending a sentence. Numbered paragraphs
-    use "1." and are not matched.
+    use "1." and are not matched. The template footnote of areas for improvement is
+    dropped wherever it starts, with or without its number.
     """
     for i in range(max(1, len(lines) - 8), len(lines)):
         line = lines[i]
+        if _TEMPLATE_FOOTNOTE.match(line):
+            return lines[:i]
         if _DATE_START.match(line):
             continue
         start = _FOOTNOTE_START.match(line) or _MARKER_LINE.match(line)
@@ -140,7 +159,7 @@ def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
 
 def clean_pages(raw_pages: list[str]) -> str:
     """Join page texts into one text without page furniture."""
-    pages = [p.translate(_CHAR_FIXES).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    pages = [_unglue_footnote(p.replace("\r\n", "\n").replace("\r", "\n")).translate(_CHAR_FIXES).split("\n")
              for p in raw_pages]
     headers = _running_lines(pages, top=True)
     footers = _running_lines(pages, top=False)

@@ -78,7 +78,8 @@ RULES: tuple[SectionRule, ...] = (
           r"summary for children and young people|practice findings|evaluation of progress",
           "narrative"),
     _rule(r"summary|findings|inspection findings(?: [-–] the local safeguarding children board)?|"
-          r"key strengths and weaknesses of the lscb", "narrative", None, 2),
+          r"key strengths and weaknesses of the lscb|"
+          r"inspection judg(?:e)?ment about the (?:lscb|local safeguarding children board)", "narrative", None, 2),
     # context that judges nothing
     _rule(r"(?:the )?local authority|information about this (?:local authority )?area|"
           r"information about this local authority area|previous ofsted inspections|"
@@ -195,7 +196,10 @@ BOILERPLATE = Template(
     r"(?:it|this) will contribute to (?:the|ofsted)|i would like to thank|"
     r"(?:this visit|the methodology for this visit) was (?:carried out )?in line with|"
     r"(?:her|his) majesty['’]s chief inspector of education|"
-    r"the inspection identified (?:areas of strength|one area|a number of areas|no areas))",
+    r"the inspection identified (?:areas of strength|one area|a number of areas|no areas)|"
+    r"no areas? (?:were|was|have been|has been) identified for (?:immediate|priority)|"
+    # the grade of an LSCB as its definition words it ("... are good")
+    r"the arrangements in place to evaluate the effectiveness of what is done by the authority)",
     r"will be specifically considered in (?:any|the) (?:future|next) inspection|"
     r"carried out under section \d+|"
     r"\bidentified the following areas? for priority action",

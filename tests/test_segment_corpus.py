@@ -30,7 +30,8 @@ FURNITURE = re.compile(
     r"Aviation House|WC2B 6SE|Inspection of [\w ,&’'-]+ local authority children’s services\s*\d|"
     r"© Crown copyright|\b\d{1,2} to \d{1,2} \w+ \d{4} \d{1,2}\b")
 TEMPLATE = re.compile(r"(?i)will take the findings|specifically considered|yours sincerely|"
-                      r"this letter summarises|carried out under section \d+")
+                      r"this letter summarises|carried out under section \d+|"
+                      r"cross-referenced with the outcomes|this statutory guidance sets out")
 TERMINAL = re.compile(r"[.!?:;][\"'’”)\]]*$|\([^()]{1,60}\)[.;]?$")
 
 
@@ -98,6 +99,26 @@ def test_dudley_letter_dated_before_its_visit_is_corrected_with_a_warning():
     seg = segmented("dudley_focused-visit_2020-01-21.pdf")
     assert seg.info.letter_date == "2020-01-21"
     assert any("before the visit" in w for w in seg.warnings)
+
+
+@pytest.mark.parametrize("name", ["bury_inspection-report_2025-07-29.pdf",
+                                  "trafford_inspection-report_2026-08-03.pdf"])
+def test_reports_since_2025_end_their_list_of_improvements_where_the_areas_start(name):
+    """The last bullet of 'What needs to improve?' has no full stop; the judgement area
+    after it was read as part of it, and its numbered paragraphs as more bullets."""
+    findings = segmented(name).findings
+    improve = [f for f in findings if f.section == "What needs to improve?"]
+    assert len(improve) >= 5 and all(f.text.endswith("national framework)") for f in improve)
+    help_and_protection = [f for f in findings if (f.section or "").startswith(
+        "The experiences and progress of children who need help and protection:")]
+    assert len(help_and_protection) >= 20
+    assert all(f.unit == "sentence" and f.judged_by == "wording" for f in help_and_protection)
+
+
+def test_a_report_whose_table_of_grades_has_no_overall_row_has_its_summary_under_no_area():
+    findings = segmented("trafford_inspection-report_2026-08-03.pdf").findings
+    assert findings[0].text.startswith("Since the previous inspection in 2022")
+    assert (findings[0].section, findings[0].grade) == (None, None)
 
 
 @pytest.mark.parametrize("name", [

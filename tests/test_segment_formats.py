@@ -1,0 +1,180 @@
+"""Layouts of inspection reports that earlier rules misread, on small inline texts
+written in their style: the 2025 report's list of improvements, whose last bullet
+ends without a full stop, before a judgement area; the table of grades without an
+overall effectiveness row; the template footnote of areas for improvement; and the
+local safeguarding children board's sections of 2014-16 reports."""
+
+from __future__ import annotations
+
+from pipeline.parse import segment_text
+from pipeline.pdf import clean_pages
+
+HEAD = ("Inspection of Exampleshire local authority children's services\n"
+        "Inspection dates: 9 to 20 June 2025\n"
+        "Lead inspector: Ann Lee, His Majesty's Inspector\n")
+
+IMPROVE = ("What needs to improve?\n"
+           "◼ The quality of plans and contingency planning for children, including timescales\n"
+           "for action (outcome 3, national framework)\n"
+           "◼ The consistency of decisions by the designated officer and the extent to which\n"
+           "those decisions are evidenced (outcome 3, national\n"
+           "framework)\n")
+
+AREA = ("The experiences and progress of children who need help and\n"
+        "protection: requires improvement to be good\n"
+        "1. Children and families benefit from effective early help services. Assessments\n"
+        "provide an accurate picture of families' needs and of the help they receive.\n"
+        "2. Too many strategy discussions are delayed, and some children wait too long\n"
+        "for their child protection enquiries to start.\n")
+
+
+def findings_of(text: str):
+    return segment_text(text)[1]
+
+
+def test_a_judgement_area_after_a_bullet_without_a_full_stop_starts_its_section():
+    findings = findings_of(HEAD + IMPROVE + AREA)
+    improve = [f for f in findings if f.section == "What needs to improve?"]
+    assert len(improve) == 2 and all(f.text.endswith("(outcome 3, national framework)") for f in improve)
+    assert all(f.judgement == "development" and f.judged_by == "heading" for f in improve)
+    area = [f for f in findings if f not in improve]
+    assert [f.text.split()[0] for f in area] == ["Children", "Assessments", "Too"]
+    for f in area:
+        assert f.section == ("The experiences and progress of children who need help and protection: "
+                             "requires improvement to be good")
+        assert (f.unit, f.judged_by, f.grade) == ("sentence", "wording", "requires_improvement")
+
+
+def test_a_sentence_that_names_an_area_and_its_grade_after_a_bullet_does_not():
+    """Only the heading's form, the grade after a colon or dash, is believed mid-list:
+    'The experiences ... are good' wrapped under a bullet is a sentence going on."""
+    text = HEAD + IMPROVE[:-len("framework)\n")] + ("framework), so that\n"
+                                                    "The experiences and progress of children in care are good\n"
+                                                    "for most of them.\n")
+    findings = findings_of(text)
+    assert all(f.section == "What needs to improve?" for f in findings)
+
+
+TABLE = ("Judgement Grade\n"
+         "The impact of leaders on social work\n"
+         "practice with children and families\n"
+         "Inadequate\n"
+         "The experiences and progress of\n"
+         "children who need help and protection\n"
+         "Inadequate\n"
+         "The experiences and progress of\n"
+         "children in care\n"
+         "Good\n"
+         "The experiences and progress of care\n"
+         "leavers\n"
+         "Requires improvement to be good\n")
+SUMMARY = ("Since the previous inspection, leaders have been too slow to recognise the decline in\n"
+           "some services. Practice with children in care has improved.\n")
+
+
+def test_the_summary_after_a_table_of_grades_without_an_overall_row_is_no_areas():
+    findings = findings_of(HEAD + TABLE + SUMMARY + IMPROVE)
+    summary = [f for f in findings if f.section != "What needs to improve?"]
+    assert [f.text.split()[0] for f in summary] == ["Since", "Practice"]
+    assert all(f.section is None and f.grade is None and f.unit == "sentence" for f in summary)
+
+
+def test_the_summary_after_a_table_of_grades_with_an_overall_row_is_under_it():
+    findings = findings_of(HEAD + TABLE + "Overall effectiveness Requires improvement to be good\n"
+                           + SUMMARY + IMPROVE)
+    summary = [f for f in findings if f.section != "What needs to improve?"]
+    assert len(summary) == 2
+    assert all(f.section == "Overall effectiveness Requires improvement to be good"
+               and f.grade == "requires_improvement" for f in summary)
+
+
+FOOTNOTE = ("The areas for improvement have been cross-referenced with the outcomes, enablers or "
+            "principles in \nthe Children's Social Care: National Framework. This statutory guidance "
+            "sets out the purpose, \nprinciples for practice and expected outcomes of children's social care.")
+
+
+# a page's worth of lines: a footnote is looked for among the last lines of a page
+BODY = ["Social workers visit children regularly and see them alone when it is right to do so."] * 8
+
+
+def page(*lines: str) -> str:
+    return "\r\n".join(lines)
+
+
+def test_the_template_footnote_is_dropped_with_or_without_its_number():
+    first = page("What needs to improve in this area of social work practice?", "1",
+                 "Leaders know their services well and act on what they learn from audits. Most",
+                 "children are seen promptly, and their views are recorded in their plans.",
+                 "Managers review the progress of plans regularly and act when it stalls.",
+                 *BODY, "A lack of managerial oversight means that some checks are not progressed swiftly.",
+                 *FOOTNOTE.split("\n"))
+    second = page("Children who go missing are offered return home interviews. Social workers",
+                  "use what they learn to reduce the risk of exploitation.")
+    text = clean_pages([first, second])
+    assert "cross-referenced" not in text and "statutory guidance" not in text
+    numbered = clean_pages([first.replace("The areas for", "1 The areas for"), second])
+    assert numbered == text
+
+
+def test_a_footnote_that_pdfium_joined_to_a_hyphenated_word_is_dropped_and_the_word_mended():
+    # pdfium marks a hyphen at a line end with U+FFFE and joins the next text to it:
+    # at a page's foot, that text is the footnote, and the word goes on on the next page
+    first = page("What needs to improve?1",
+                 "◼ Quality of contacts, timeliness and allocation response (outcome 2, national",
+                 "framework)", *BODY[:2],
+                 "The experiences and progress of children who need help and ",
+                 "protection: inadequate",
+                 "1. The quality of contacts from partner agencies is variable. When family history ",
+                 "has been provided by agencies, this is not routinely considered in decision\ufffe1 "
+                 + FOOTNOTE.split("\n")[0], *FOOTNOTE.split("\n")[1:])
+    second = page("making about next steps. This sometimes leads to repeat referrals.",
+                  "2. Children and families wait too long to receive help from the family support service.")
+    text = clean_pages([first, second])
+    assert "cross-referenced" not in text and "statutory guidance" not in text
+    texts = [f.text for f in findings_of(HEAD + text)]
+    assert "When family history has been provided by agencies, this is not routinely considered in " \
+           "decision-making about next steps." in texts
+
+
+def test_a_number_after_a_hyphenated_word_that_is_no_footnote_stays():
+    lines = ["Leaders responded well to the challenges of the COVID\ufffe19 Pandemic recovery plan,",
+             "and services for children continued throughout.", "Social workers visited children.",
+             "Managers met every week.", "Plans were reviewed."]
+    assert "COVID-19 Pandemic recovery plan," in clean_pages([page(*lines)])
+
+
+LSCB = ("The Local Safeguarding Children Board is good\n"
+        "The arrangements in place to evaluate the effectiveness of what is done by the\n"
+        "authority and board partners to safeguard and promote the welfare of children are\n"
+        "good.\n"
+        "Priority and immediate action\n"
+        "No areas were identified for immediate improvement.\n"
+        "Areas for improvement\n"
+        "120. Develop a narrative analysis of performance to support the multi-agency data set.\n"
+        "Inspection judgement about the LSCB\n"
+        "121. A broad range of partners attend board meetings. The annual report is not\n"
+        "yet published, and its analysis of training is weak.\n")
+
+
+def test_the_inspection_judgement_about_the_board_is_narrative_not_the_list_above_it():
+    findings = findings_of(HEAD + LSCB)
+    texts = {f.text: f for f in findings}
+    assert "No areas were identified for immediate improvement." not in texts
+    assert not any(t.startswith("The arrangements in place") for t in texts)
+    assert texts["Develop a narrative analysis of performance to support the multi-agency data set."] \
+        .judged_by == "heading"
+    judged = [f for f in findings if f.subsection == "Inspection judgement about the LSCB"]
+    assert [f.text.split()[0] for f in judged] == ["A", "The"]
+    assert all(f.unit == "sentence" and f.judged_by == "wording" and f.grade == "good" for f in judged)
+
+
+def test_a_line_ending_in_because_introduces_the_list_below_it():
+    # too long for a heading of its own (a short line is one already)
+    text = (HEAD + "Summary of key findings\n"
+            "This local authority has serious weaknesses in its help for children and is not yet good because\n"
+            "- Too many children experience changes of social worker, and their plans drift.\n"
+            "- The quality of pathway plans for care leavers is poor.\n")
+    findings = findings_of(text)
+    assert [f.text.split()[0] for f in findings] == ["Too", "The"]
+    assert all(f.subsection == "This local authority has serious weaknesses in its help for children and is "
+               "not yet good because" for f in findings)
