@@ -346,6 +346,7 @@ class Finding:
     judged_by: str = "wording"   # heading (the section gives it) | wording
 
 
+_BECAUSE = re.compile(r"\bbecause\s*[.:]?\s*$", re.I)
 _LEAD_IN = re.compile(
     r"(?::\s*$|^.{0,200}\b(?:highlighted|highlights|outlined|outlines|noted|notes|said|found|"
     r"concluded|reported|identified|include[ds]?|because)\s*[.:]?\s*$)", re.I | re.S)
@@ -434,7 +435,10 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
             last = joined[s:e]
             if _LEAD_IN.search(last) and len(last.split()) <= 40:
                 # The paragraph's other sentences belong with the list it introduces.
-                grade = grade_name(_grade_in(joined)) or top.grade
+                # Its grade is the paragraph's ("... requires improvement. The report
+                # outlined:"), but a lead-in that gives reasons states its own ("... is
+                # not yet good because"): the paragraph may recall an earlier grade.
+                grade = grade_name(_grade_in(last if _BECAUSE.search(last) else joined)) or top.grade
                 sub = Section(last.strip(), "narrative", None, grade)
                 section = sub
                 spans = spans[:-1]

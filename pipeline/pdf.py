@@ -17,7 +17,8 @@ from .errors import InputError
 
 # pdfium reports a hyphen at a line end as U+FFFE and joins the line; Ofsted
 # documents only break lines at real hyphens ("multi-agency"), so it is a hyphen.
-_CHAR_FIXES = str.maketrans({"\ufffe": "-", "\u00a0": " ", "\u2002": " ", "\u2003": " ",
+# (Its own mark is kept until the page's footnote is found: see _unglue_footnote.)
+_CHAR_FIXES = str.maketrans({"\u00a0": " ", "\u2002": " ", "\u2003": " ",
                              "\u2009": " ", "\x00": ""})
 
 # The end of a phone number that wrapped onto its own line inside the block.
@@ -41,7 +42,7 @@ _ADDRESS_LINE = re.compile(
 # Footnotes: "1 Ofsted produces this report ..." at the foot of a page, or a URL note.
 _FOOTNOTE_START = re.compile(r"^\s*\d{1,2}\s+(?:[A-Z]|www\.|https?://)")
 # The footnote of every area for improvement since 2025, found with its number lost too.
-_TEMPLATE_FOOTNOTE = re.compile(r"^\s*(?:\d{1,2}\s+)?The areas for improvement have been "
+_TEMPLATE_FOOTNOTE = re.compile(r"^\s*(?:\d{1,2}\s+)?The areas? for improvement (?:have|has) been "
                                 r"cross-referenced with the outcomes")
 # A word hyphenated at a page's last line, joined by pdfium to the footnote below it
 # ("decision\ufffe1 The areas ..."; the sentence goes on on the next page).
@@ -123,14 +124,15 @@ def _footnote_markers(lines: list[str]) -> set[str]:
     return found
 
 
-def _unglue_footnote(page: str) -> str:
-    """The page with a footnote that pdfium joined to a hyphenated word on a line of
-    its own, where its number is a marker of the page (so "COVID-19 Pandemic" stays)."""
-    if _GLUED_FOOTNOTE.search(page) is None:
-        return page
-    markers = _footnote_markers(page.split("\n")[:-3])
-    return _GLUED_FOOTNOTE.sub(lambda m: "\ufffe\n" + m.group(1) if m.group(1) in markers else m.group(0),
-                               page)
+def _unglue_footnote(lines: list[str], markers: set[str]) -> list[str]:
+    """The page's lines with a footnote that pdfium joined to a hyphenated word on a
+    line of its own: near the page's foot, where a footnote is, and only if its number
+    was referenced as a marker (so "COVID-19 Pandemic" stays whole)."""
+    for i in range(max(0, len(lines) - 8), len(lines)):
+        glued = _GLUED_FOOTNOTE.search(lines[i])
+        if glued is not None and glued.group(1) in markers:
+            return lines[:i] + [lines[i][:glued.start() + 1], lines[i][glued.start() + 1:]] + lines[i + 1:]
+    return lines
 
 
 def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
@@ -159,7 +161,7 @@ def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
 
 def clean_pages(raw_pages: list[str]) -> str:
     """Join page texts into one text without page furniture."""
-    pages = [_unglue_footnote(p.replace("\r\n", "\n").replace("\r", "\n")).translate(_CHAR_FIXES).split("\n")
+    pages = [p.translate(_CHAR_FIXES).replace("\r\n", "\n").replace("\r", "\n").split("\n")
              for p in raw_pages]
     headers = _running_lines(pages, top=True)
     footers = _running_lines(pages, top=False)
@@ -169,11 +171,11 @@ def clean_pages(raw_pages: list[str]) -> str:
         lines = _strip_page(lines, headers, footers, first=index == 0)
         lines = _drop_address_blocks(lines)
         markers |= _footnote_markers(lines[:-3])
-        lines = _drop_footnotes(lines, markers)
+        lines = _drop_footnotes(_unglue_footnote(lines, markers), markers)
         # A footnote marker that pdfium set on a line of its own.
         lines = [line for line in lines if not _MARKER_LINE.match(line)]
         kept.extend(lines)
-    text = "\n".join(line.rstrip() for line in kept)
+    text = "\n".join(line.rstrip() for line in kept).replace("\ufffe", "-")
     return text.strip("\n") + "\n"
 
 

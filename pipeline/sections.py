@@ -197,9 +197,13 @@ BOILERPLATE = Template(
     r"(?:this visit|the methodology for this visit) was (?:carried out )?in line with|"
     r"(?:her|his) majesty['’]s chief inspector of education|"
     r"the inspection identified (?:areas of strength|one area|a number of areas|no areas)|"
-    r"no areas? (?:were|was|have been|has been) identified for (?:immediate|priority)|"
+    # whole, so that a paragraph going on after them keeps its findings
+    r"no areas? (?:were|was|have been|has been) identified for (?:immediate|priority)[^.;:]*[.;]?\s*$|"
     # the grade of an LSCB as its definition words it ("... are good")
-    r"the arrangements in place to evaluate the effectiveness of what is done by the authority)",
+    r"the arrangements in place to evaluate the effectiveness of what is done by the authority[^.]*\.?\s*$|"
+    # the footnote of areas for improvement since 2025, in a copy that is not a PDF
+    r"(?:\d{1,2}\s+)?the areas? for improvement (?:have|has) been cross-referenced with the outcomes|"
+    r"this statutory guidance sets out the purpose)",
     r"will be specifically considered in (?:any|the) (?:future|next) inspection|"
     r"carried out under section \d+|"
     r"\bidentified the following areas? for priority action",

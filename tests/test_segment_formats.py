@@ -6,6 +6,8 @@ local safeguarding children board's sections of 2014-16 reports."""
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline.parse import segment_text
 from pipeline.pdf import clean_pages
 
@@ -32,16 +34,17 @@ def findings_of(text: str):
     return segment_text(text)[1]
 
 
-def test_a_judgement_area_after_a_bullet_without_a_full_stop_starts_its_section():
-    findings = findings_of(HEAD + IMPROVE + AREA)
+@pytest.mark.parametrize("separator", [":", " –", " -"])
+def test_a_judgement_area_after_a_bullet_without_a_full_stop_starts_its_section(separator):
+    findings = findings_of(HEAD + IMPROVE + AREA.replace("protection:", "protection" + separator))
     improve = [f for f in findings if f.section == "What needs to improve?"]
     assert len(improve) == 2 and all(f.text.endswith("(outcome 3, national framework)") for f in improve)
     assert all(f.judgement == "development" and f.judged_by == "heading" for f in improve)
     area = [f for f in findings if f not in improve]
     assert [f.text.split()[0] for f in area] == ["Children", "Assessments", "Too"]
     for f in area:
-        assert f.section == ("The experiences and progress of children who need help and protection: "
-                             "requires improvement to be good")
+        assert f.section == ("The experiences and progress of children who need help and protection"
+                             f"{separator} requires improvement to be good")
         assert (f.unit, f.judged_by, f.grade) == ("sentence", "wording", "requires_improvement")
 
 
@@ -178,3 +181,34 @@ def test_a_line_ending_in_because_introduces_the_list_below_it():
     assert [f.text.split()[0] for f in findings] == ["Too", "The"]
     assert all(f.subsection == "This local authority has serious weaknesses in its help for children and is "
                "not yet good because" for f in findings)
+
+
+def test_a_page_number_is_no_footnote_marker_for_a_hyphenated_word():
+    # pdfium gives the page number a line of its own at the top: page 19 here
+    lines = ["19", *BODY, "Leaders responded well to the challenges of the COVID\ufffe19 Pandemic and services",
+             "continued throughout."]
+    assert "COVID-19 Pandemic and services" in clean_pages([page(*lines)])
+
+
+def test_the_template_footnote_in_a_copy_that_is_not_a_pdf_gives_no_findings():
+    text = HEAD + IMPROVE + AREA + "\n1 " + FOOTNOTE.replace(" \n", " ") + "\n"
+    texts = [f.text for f in findings_of(text)]
+    assert len(texts) == 5 and not any("cross-referenced" in t or "statutory guidance" in t for t in texts)
+
+
+def test_a_paragraph_going_on_after_a_template_sentence_keeps_its_findings():
+    text = HEAD + ("The Local Safeguarding Children Board is inadequate\n"
+                   "The arrangements in place to evaluate the effectiveness of what is done by the authority "
+                   "and board partners are inadequate. The board has not assured itself of the quality of "
+                   "training. Its annual report is late.\n")
+    assert [f.text.split()[0] for f in findings_of(text)] == ["The", "Its"]
+
+
+def test_a_lead_in_giving_reasons_is_graded_by_itself_not_by_a_grade_the_paragraph_recalls():
+    text = (HEAD + "Overall effectiveness: good\n"
+            "When Ofsted last inspected services in 2018, they were judged inadequate. Services for children "
+            "are now much improved because\n"
+            "- Leaders have strengthened the front door.\n"
+            "- Social workers have manageable caseloads.\n")
+    findings = findings_of(text)
+    assert len(findings) == 3 and all(f.grade == "good" for f in findings)
