@@ -274,6 +274,12 @@ def check_models(models_dir: Path, taxonomy: Taxonomy, patterns: str | Path, ver
         raise ModelError("judgement model missing (its metadata is there)", path=str(judgement_path),
                          fix="retrain with 'safeguarding-themes train' into this folder, or copy the "
                              "whole models folder again")
+    if not judgement_path.exists() and metas[themes_path].get("judgement_model") == JUDGEMENT_ARTIFACT:
+        # copied without it: the wording heuristic would judge in its place, silently
+        raise ModelError(f"judgement model missing: {themes_path.name} was trained with one",
+                         path=str(judgement_path),
+                         fix="copy the whole models folder again, or retrain with 'safeguarding-themes train' "
+                             "into this folder")
     if judgement_path.exists():
         metas[judgement_path] = read_meta(judgement_path)
     for path, meta in metas.items():

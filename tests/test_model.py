@@ -1144,6 +1144,12 @@ def test_tag_refuses_models_whose_judgement_model_is_missing_or_whose_metadata_i
                                  "--models", str(project / "models")] + common(project))
     assert result.exit_code == 1 and "judgement model missing (its metadata is there)" in result.stderr
     assert not (project / "o.jsonl").exists()
+    # both its files left behind in a copy: the theme model's metadata names it
+    meta_path(project / "models" / "judgement.joblib").unlink()
+    result = runner.invoke(app, ["tag", str(letter), "--out", str(project / "o.jsonl"),
+                                 "--models", str(project / "models")] + common(project))
+    assert result.exit_code == 1 and "judgement model missing: themes.joblib was trained with one" in result.stderr
+    assert not (project / "o.jsonl").exists()
     train(runner, project)
     meta_path(project / "models" / "themes.joblib").write_bytes(b"\xff\xfe")
     result = runner.invoke(app, ["tag", str(letter), "--out", str(project / "o.jsonl"),
