@@ -19,6 +19,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "C": (float, 1e-4, 1e4),
         "min_df": (int, 1, 100),
         "inner_folds": (int, 2, 20),
+        "threshold_tolerance": (float, 0.0, 0.5),
         "use_char": (bool,),
         "rule_features": (bool,),
         "context_features": (bool,),

@@ -616,6 +616,22 @@ def test_fit_gives_each_theme_the_solver_for_the_shape_it_fits(rows, features):
         assert np.array_equal(fitted.coef_, np.array(alone)) == (dual == (rows < features))
 
 
+def test_a_threshold_is_the_middle_of_the_thresholds_whose_f1_is_near_the_best():
+    import numpy as np
+
+    from pipeline.model import DEFAULT_PARAMS, best_threshold, build_pipeline
+
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
+    target = np.array([1, 1, 0, 1, 1, 0, 0, 0])
+    # F1 of a cut below each score: 0.40 0.67 0.57 0.75 0.89 0.80 0.73 0.67
+    assert best_threshold(scores, target) == pytest.approx(0.45)        # the best cut alone
+    assert best_threshold(scores, target, 0.1) == pytest.approx(0.40)   # and the 0.80 one below it
+    assert best_threshold(scores, target, 0.15) == pytest.approx(0.45)  # and the 0.75 one above
+    assert DEFAULT_PARAMS["threshold_tolerance"] == 0.01
+    classifier = build_pipeline(["timeliness"], {"threshold_tolerance": 0.2}).named_steps["classifier"]
+    assert classifier.threshold_tolerance == 0.2
+
+
 def test_theme_models_fitted_on_threads_at_once_are_those_fitted_alone():
     """liblinear's dual solver draws from one random generator per process: fits on
     threads of one process (a grid search around the model) must not share its draws."""
