@@ -81,8 +81,12 @@ def jsonl_rows(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, di
             record = json.loads(raw)
         except (ValueError, RecursionError) as exc:
             # besides malformed JSON: a number of thousands of digits, nesting too deep
-            why = exc.msg if isinstance(exc, json.JSONDecodeError) else (
-                "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0])
+            # the column finds the fault in a line of thousands of characters; a control
+            # character's message ends "at", waiting for it
+            if isinstance(exc, json.JSONDecodeError):
+                why = f"{exc.msg.removesuffix(' at')}, column {exc.colno}"
+            else:
+                why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
             raise LabelsError(f"malformed JSON ({why})", path=str(path), line=number,
                               fix="each line must be one JSON object") from None
         if not isinstance(record, dict):

@@ -272,13 +272,14 @@ def _platt(decision: np.ndarray, target: np.ndarray) -> tuple[float, float]:
 
 
 def best_threshold(scores: np.ndarray, target: np.ndarray, tolerance: float = 0.0) -> float:
-    """The score threshold in the middle of those whose F1 is within ``tolerance`` of
-    the best (0: the best alone; ties: the middle of the best range).
+    """The score threshold halfway between the highest and the lowest cut whose F1 is
+    within ``tolerance`` of the best (cuts between them may score lower). With
+    tolerance 0, the best cut alone (the first of equal ones), as before.
 
-    Out-of-fold F1 is flat near its best and noisy: its single best point moved by up
-    to 0.30 when one letter's labels were left out, and five new labels moved it from
-    0.39 to 0.22 for a theme. The middle of the near-best range moves less (the mean
-    change of the 17 thresholds fell from 0.063 to 0.037, the largest from 0.30 to 0.16)
+    Out-of-fold F1 is flat near its best and noisy: its single best cut moved by up to
+    0.30 when one of three letters' labels was left out in turn, and five new labels
+    moved it from 0.39 to 0.22 for a theme. The middle of the near-best range jumps less
+    (largest change 0.30 -> 0.16, mean 0.063 -> 0.037; benchmarks/threshold_stability.py)
     and, with tolerance 0.01, gave a better cross-validated F1 (measured 2026-11-24;
     README, "Models")."""
     if target.sum() == 0:
@@ -289,8 +290,11 @@ def best_threshold(scores: np.ndarray, target: np.ndarray, tolerance: float = 0.
     fp = np.cumsum(1 - sorted_target)
     fn = target.sum() - tp
     f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-    near = np.flatnonzero(f1 >= f1.max() - tolerance)
-    first, last = int(near[0]), int(near[-1])
+    if tolerance > 0:
+        near = np.flatnonzero(f1 >= f1.max() - tolerance)
+        first, last = int(near[0]), int(near[-1])
+    else:
+        first = last = int(np.argmax(f1))
     # each end halfway to the next score, as the threshold of the best point alone was
     upper = (sorted_scores[first] + (sorted_scores[first + 1] if first + 1 < len(sorted_scores)
                                      else sorted_scores[first] - 0.05)) / 2
@@ -355,7 +359,7 @@ class ThemeClassifier(BaseEstimator, ClassifierMixin):
 
     def __init__(self, themes: Sequence[str] = (), C: float = 8.0, inner_folds: int = 5,
                  seed: int = 13, n_rule_features: int = 0, class_weight="balanced", n_jobs: int = 1,
-                 threshold_tolerance: float = 0.0):
+                 threshold_tolerance: float = 0.01):
         self.themes = tuple(themes)
         self.threshold_tolerance = threshold_tolerance
         self.C = C

@@ -627,9 +627,32 @@ def test_a_threshold_is_the_middle_of_the_thresholds_whose_f1_is_near_the_best()
     assert best_threshold(scores, target) == pytest.approx(0.45)        # the best cut alone
     assert best_threshold(scores, target, 0.1) == pytest.approx(0.40)   # and the 0.80 one below it
     assert best_threshold(scores, target, 0.15) == pytest.approx(0.45)  # and the 0.75 one above
+    # the lowest score: halfway to 0.05 below it, as before
+    assert best_threshold(np.array([0.9, 0.8]), np.array([1, 1])) == pytest.approx(0.775)
+    # equal best F1: tolerance 0 keeps the first, as the rule before did (not the middle)
+    assert best_threshold(np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 0, 0, 1])) == pytest.approx(0.85)
     assert DEFAULT_PARAMS["threshold_tolerance"] == 0.01
     classifier = build_pipeline(["timeliness"], {"threshold_tolerance": 0.2}).named_steps["classifier"]
     assert classifier.threshold_tolerance == 0.2
+
+
+def test_fit_sets_each_threshold_by_the_tolerance_it_is_given():
+    import numpy as np
+    from scipy import sparse
+
+    from pipeline.model import ThemeClassifier
+
+    rng = np.random.default_rng(2)
+    X = sparse.csr_matrix(rng.random((240, 30)))
+    Y = (X[:, :3].toarray() + rng.normal(0, 0.35, (240, 3)) > 0.6).astype(int)
+    groups = np.arange(240) % 8
+
+    def thresholds(tolerance):
+        return ThemeClassifier(("a", "b", "c"), inner_folds=4, threshold_tolerance=tolerance).fit(
+            X, Y, groups).thresholds_
+
+    strict, tolerant = thresholds(0.0), thresholds(0.1)
+    assert not np.array_equal(strict, tolerant)
 
 
 def test_theme_models_fitted_on_threads_at_once_are_those_fitted_alone():
