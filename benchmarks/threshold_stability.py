@@ -34,11 +34,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--letters", type=int, default=3, help="letters left out, one at a time")
     parser.add_argument("--seed", type=int, default=4)
     args = parser.parse_args(argv)
+    if args.letters < 1:
+        parser.error("--letters must be at least 1")
 
     taxonomy = load_taxonomy(ROOT / "labels" / "themes.yaml")
     rules = RuleTagger(load_patterns(ROOT / "labels" / "patterns.jsonl", taxonomy), taxonomy)
     data = load_dataset(ROOT / "labels" / "gold.jsonl", taxonomy, rules)
     letters = sorted(set(data.groups))
+    if args.letters > len(letters):
+        raise SystemExit(f"--letters {args.letters}: the gold labels come from {len(letters)} letters")
     left_out = random.Random(args.seed).sample(letters, args.letters)
     base = theme_params(load_params(ROOT / "params.yaml").get("train", {}))
 

@@ -81,10 +81,10 @@ def jsonl_rows(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, di
             record = json.loads(raw)
         except (ValueError, RecursionError) as exc:
             # besides malformed JSON: a number of thousands of digits, nesting too deep
-            # the column finds the fault in a line of thousands of characters; a control
-            # character's message ends "at", waiting for it
+            # the column finds the fault in a line of thousands of characters (some of
+            # json's messages end "at", waiting for it)
             if isinstance(exc, json.JSONDecodeError):
-                why = f"{exc.msg.removesuffix(' at')}, column {exc.colno}"
+                why = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
             else:
                 why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
             raise LabelsError(f"malformed JSON ({why})", path=str(path), line=number,

@@ -378,10 +378,10 @@ GOOD_LABEL = '{"id": "first", "letter_id": "l1", "text": "Visits are timely.", "
 
 
 @pytest.mark.parametrize("lines, message", [
-    ([GOOD_LABEL, "not json"], "labels.jsonl:2: malformed JSON (Expecting value, column 1)"),
+    ([GOOD_LABEL, "not json"], "labels.jsonl:2: malformed JSON (Expecting value at column 1)"),
     # a tab typed inside a text
     ([GOOD_LABEL, '{"id": "a", "text": "Visits\tare timely.", "themes": []}'],
-     "labels.jsonl:2: malformed JSON (Invalid control character, column 28)"),
+     "labels.jsonl:2: malformed JSON (Invalid control character at column 28)"),
     ([GOOD_LABEL, '{"id": "a", "text": "x", "themes": ["nope"]}'], "labels.jsonl:2: unknown theme id 'nope'"),
     ([GOOD_LABEL, GOOD_LABEL], "duplicate id 'first'"),
     ([GOOD_LABEL, '{"id": "a", "text": "  ", "themes": []}'], "labels.jsonl:2: empty text"),
