@@ -295,12 +295,13 @@ def best_threshold(scores: np.ndarray, target: np.ndarray, tolerance: float = 0.
         first, last = int(near[0]), int(near[-1])
     else:
         first = last = int(np.argmax(f1))
-    # each end halfway to the next score, as the threshold of the best point alone was
-    upper = (sorted_scores[first] + (sorted_scores[first + 1] if first + 1 < len(sorted_scores)
-                                     else sorted_scores[first] - 0.05)) / 2
-    lower = (sorted_scores[last] + (sorted_scores[last + 1] if last + 1 < len(sorted_scores)
-                                    else sorted_scores[last] - 0.05)) / 2
-    return float(max(0.05, min(0.95, (upper + lower) / 2)))
+
+    def cut(k: int) -> float:
+        # halfway to the next score (0.05 below the lowest), as the best point's cut was
+        following = sorted_scores[k + 1] if k + 1 < len(sorted_scores) else sorted_scores[k] - 0.05
+        return (sorted_scores[k] + following) / 2
+
+    return float(max(0.05, min(0.95, (cut(first) + cut(last)) / 2)))
 
 
 # liblinear's random generator is one per process, seeded as a fit starts; its dual

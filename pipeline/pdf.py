@@ -14,6 +14,7 @@ import re
 from collections import Counter
 
 from .errors import InputError
+from .sections import AREAS_FOOTNOTE
 
 # pdfium reports a hyphen at a line end as U+FFFE and joins the line; Ofsted
 # documents only break lines at real hyphens ("multi-agency"), so it is a hyphen.
@@ -41,9 +42,9 @@ _ADDRESS_LINE = re.compile(
 
 # Footnotes: "1 Ofsted produces this report ..." at the foot of a page, or a URL note.
 _FOOTNOTE_START = re.compile(r"^\s*\d{1,2}\s+(?:[A-Z]|www\.|https?://)")
-# The footnote of every area for improvement since 2025, found with its number lost too.
-_TEMPLATE_FOOTNOTE = re.compile(r"^\s*(?:\d{1,2}\s+)?The areas? for improvement (?:have|has) been "
-                                r"cross-referenced with the outcomes")
+_TEMPLATE_FOOTNOTE = re.compile(rf"^\s*{AREAS_FOOTNOTE}")
+# A footnote is looked for among a page's last lines.
+_FOOT = 8
 # A word hyphenated at a page's last line, joined by pdfium to the footnote below it
 # ("decision\ufffe1 The areas ..."; the sentence goes on on the next page).
 _GLUED_FOOTNOTE = re.compile(r"\ufffe(\d{1,2})(?=\s+[A-Z])")
@@ -128,7 +129,7 @@ def _unglue_footnote(lines: list[str], markers: set[str]) -> list[str]:
     """The page's lines with a footnote that pdfium joined to a hyphenated word on a
     line of its own: near the page's foot, where a footnote is, and only if its number
     was referenced as a marker (so "COVID-19 Pandemic" stays whole)."""
-    for i in range(max(0, len(lines) - 8), len(lines)):
+    for i in range(max(0, len(lines) - _FOOT), len(lines)):
         glued = _GLUED_FOOTNOTE.search(lines[i])
         if glued is not None and glued.group(1) in markers:
             return lines[:i] + [lines[i][:glued.start() + 1], lines[i][glued.start() + 1:]] + lines[i + 1:]
@@ -143,7 +144,7 @@ def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
     use "1." and are not matched. The template footnote of areas for improvement is
     dropped wherever it starts, with or without its number.
     """
-    for i in range(max(1, len(lines) - 8), len(lines)):
+    for i in range(max(1, len(lines) - _FOOT), len(lines)):
         line = lines[i]
         if _TEMPLATE_FOOTNOTE.match(line):
             return lines[:i]

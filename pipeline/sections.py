@@ -96,6 +96,11 @@ RULES: tuple[SectionRule, ...] = (
 )
 
 
+# The footnote of every area for improvement since 2025 (its number may be lost): in a
+# PDF dropped at the page's foot (pdf.py), in other copies as template (BOILERPLATE).
+AREAS_FOOTNOTE = (r"(?:\d{1,2}\s+)?The areas? for improvement (?:have|has) been cross-referenced "
+                  r"with the outcomes")
+
 _ANY_RULE = re.compile("|".join(f"(?P<r{i}>{rule.pattern.pattern})" for i, rule in enumerate(RULES)))
 
 
@@ -202,7 +207,7 @@ BOILERPLATE = Template(
     # the grade of an LSCB as its definition words it ("... are good")
     r"the arrangements in place to evaluate the effectiveness of what is done by the authority[^.]*\.?\s*$|"
     # the footnote of areas for improvement since 2025, in a copy that is not a PDF
-    r"(?:\d{1,2}\s+)?the areas? for improvement (?:have|has) been cross-referenced with the outcomes|"
+    rf"{AREAS_FOOTNOTE}|"
     r"this statutory guidance sets out the purpose)",
     r"will be specifically considered in (?:any|the) (?:future|next) inspection|"
     r"carried out under section \d+|"

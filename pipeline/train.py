@@ -109,13 +109,13 @@ def run_train(labels: Path, out_dir: Path, params: dict, taxonomy: Taxonomy,
         "themes": list(taxonomy.ids),
         "params": {k: merged[k] for k in sorted(merged)},
         "thresholds": {t: round(float(v), 4) for t, v in zip(taxonomy.ids, classifier.thresholds_)},
+        # which judgement model goes with it: one copied without the other is found out
+        "judgement_model": None if comparison is None else JUDGEMENT_ARTIFACT,
         **common,
     })
     skipped = f" ({counted(data.unlabelled, 'unlabelled row')} skipped)" if data.unlabelled else ""
     done = (f"train: {counted(len(data.findings), 'finding')} from {counted(len(set(data.groups)), 'letter')}"
             f"{skipped}; theme model fitted in {fit_seconds:.1f} s; ")
-    # which judgement model goes with it: one copied without the other is found out
-    themes_model[2]["judgement_model"] = None if comparison is None else JUDGEMENT_ARTIFACT
     if comparison is None:
         save_models([themes_model], remove=(out_dir / JUDGEMENT_ARTIFACT,))
         return (done + f"no judgement model ({why_not}): the wording heuristic judges findings no "
