@@ -75,6 +75,10 @@ def jsonl_rows(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, di
     (split at line endings only: U+2028 in a text is no line break); a blank line is
     skipped and keeps its number. ``path`` names the file in errors."""
     for number, raw in enumerate(lines, start=1):
+        # a byte-order mark opening a later line is a file saved by Excel or Notepad
+        # joined on (cat a.jsonl b.jsonl): never part of the record (the first line's
+        # is read away with the file's encoding)
+        raw = raw.removeprefix("\ufeff")
         if not raw.strip():
             continue
         try:

@@ -1174,7 +1174,7 @@ def test_train_reads_judgements_as_written_and_refuses_a_section_that_is_a_numbe
     assert result.exit_code == 1 and f"{path}:2: 'section' must be text, got 2024" in result.stderr
 
 
-def test_tag_refuses_models_whose_judgement_model_is_missing_or_whose_metadata_is_unreadable(project, runner):
+def test_tag_and_suggest_refuse_models_whose_judgement_model_is_missing_or_whose_metadata_is_unreadable(project, runner):
     train(runner, project)
     letter = project / "letter.txt"
     letter.write_text("Areas for improvement\n\nToo often, plans drift and children wait.\n", encoding="utf-8")
@@ -1189,6 +1189,12 @@ def test_tag_refuses_models_whose_judgement_model_is_missing_or_whose_metadata_i
                                  "--models", str(project / "models")] + common(project))
     assert result.exit_code == 1 and "judgement model missing: themes.joblib was trained with one" in result.stderr
     assert not (project / "o.jsonl").exists()
+    # suggest ranks by the same tagger: a ranking made without the judgement model is refused too
+    result = runner.invoke(app, ["suggest", str(letter), "--out", str(project / "s.csv"), "--labels",
+                                 str(project / "gold.jsonl"), "--models", str(project / "models")]
+                           + common(project))
+    assert result.exit_code == 1 and "judgement model missing: themes.joblib was trained with one" in result.stderr
+    assert not (project / "s.csv").exists()
     train(runner, project)
     meta_path(project / "models" / "themes.joblib").write_bytes(b"\xff\xfe")
     result = runner.invoke(app, ["tag", str(letter), "--out", str(project / "o.jsonl"),

@@ -413,6 +413,19 @@ def test_a_labels_file_saved_with_a_byte_order_mark_is_read(tmp_path):
     assert finding.id == "first" and finding.themes == ["timeliness"]
 
 
+def test_two_labels_files_joined_each_with_its_byte_order_mark_are_read(tmp_path):
+    """`cat a.jsonl b.jsonl` of two files saved by Excel: the second's mark opens a line."""
+    from pipeline.labelset import load_labelled
+    from pipeline.themes import load_taxonomy
+
+    second = json.loads(GOOD_LABEL) | {"id": "second", "text": "Plans drift for months."}
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\ufeff" + GOOD_LABEL + "\n\ufeff" + json.dumps(second) + "\n", encoding="utf-8")
+    found = load_labelled(labels, load_taxonomy(REPO / "labels" / "themes.yaml"))
+    assert [(f.id, f.text) for f in found] == [("first", json.loads(GOOD_LABEL)["text"]),
+                                               ("second", "Plans drift for months.")]
+
+
 def test_an_invalid_pattern_is_a_one_line_error_at_the_cli(tmp_path, runner):
     patterns = tmp_path / "patterns.jsonl"
     patterns.write_text('{"id": "x/1", "label": "timeliness", "pattern": [{"LEMA": "delay"}]}\n',
