@@ -173,10 +173,17 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
+# Spaces and hyphens that are not the plain ones: rules written with a plain space or
+# hyphen must match them (reports of 2020-25 set U+202F between words, "alone\u202fby
+# social workers"; a 2026 letter writes "long\u2011term").
+_PLAIN = str.maketrans({"\ufffe": "-", "\u2010": "-", "\u2011": "-", "\u00a0": " ", "\u2007": " ",
+                        "\u2008": " ", "\u200a": " ", "\u202f": " "})
+
+
 def normalise_text(text: str) -> str:
-    """One newline convention, no control characters, no BOM."""
+    """One newline convention, plain spaces and hyphens, no control characters, no BOM."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    text = text.replace("\ufffe", "-").replace("\u00a0", " ")
+    text = text.translate(_PLAIN)
     text = _SURROGATE.sub("\ufffd", text)  # halves of characters cannot be written as UTF-8
     return _CONTROL.sub("", text)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 from .judgement import judge_wording
 from .letter import LetterInfo, read_letter_info
-from .sections import (BOILERPLATE, ENDING, GRADE, GRADE_LINE, HeadingMatch, grade_name,
+from .sections import (BOILERPLATE, GRADE, GRADE_LINE, HeadingMatch, ends_findings, grade_name,
                        match_heading, normalise_heading)
 from .sentences import ends_with_abbreviation, sentence_spans
 
@@ -312,6 +312,8 @@ def join_block(text: str, lines: list[Line]) -> tuple[str, list[int]]:
         if n:
             if out and out[-1] == "-" and len(out) > 1 and out[-2].isalpha() and _starts_lower(body):
                 pass  # "decision-\nmaking" -> "decision-making"
+            elif out and out[-1] in "-–" and len(out) > 1 and out[-2].isdigit() and body[:1].isdigit():
+                pass  # a range broken at its dash: "2013–\n14" -> "2013–14"
             else:
                 out.append(" ")
                 offsets.append(line.body_start - 1)
@@ -403,7 +405,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
             continue
 
         joined, offsets = join_block(text, block.lines)
-        if ENDING.search(joined):
+        if ends_findings(joined):
             top, sub = Section(None, "end"), None
             continue
         if section.mode not in ("fixed", "narrative") or BOILERPLATE.search(joined):
@@ -417,7 +419,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
                     and joined.rstrip().endswith(":"):
                 sub = Section(joined.strip(), section.mode, section.judgement, section.grade)
                 continue
-            ending = next((s for s, e in sentence_spans(joined) if ENDING.search(joined[s:e])), None)
+            ending = next((s for s, e in sentence_spans(joined) if ends_findings(joined[s:e])), None)
             if ending is not None:
                 # The closing template line ran on from the last bullet.
                 joined = joined[:ending].rstrip()
@@ -444,7 +446,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
                 spans = spans[:-1]
         for s, e in spans:
             sentence = joined[s:e]
-            if ENDING.search(sentence):
+            if ends_findings(sentence):
                 # The closing template line ran on from the last paragraph.
                 top, sub = Section(None, "end"), None
                 break

@@ -20,7 +20,7 @@ from .sections import AREAS_FOOTNOTE
 # documents only break lines at real hyphens ("multi-agency"), so it is a hyphen.
 # (Its own mark is kept until the page's footnote is found: see _unglue_footnote.)
 _CHAR_FIXES = str.maketrans({"\u00a0": " ", "\u2002": " ", "\u2003": " ",
-                             "\u2009": " ", "\x00": ""})
+                             "\u2009": " ", "\u202f": " ", "\x00": ""})
 
 # The end of a phone number that wrapped onto its own line inside the block.
 _PHONE_TAIL = re.compile(r"^\s*\d{3,5}\s*$")
@@ -136,6 +136,13 @@ def _unglue_footnote(lines: list[str], markers: set[str]) -> list[str]:
     return lines
 
 
+def _footnote_below(lines: list[str], number: str) -> bool:
+    """Whether the footnote numbered ``number``, or the template footnote, starts in ``lines``."""
+    return any(_TEMPLATE_FOOTNOTE.match(line)
+               or ((_FOOTNOTE_START.match(line) or _MARKER_LINE.match(line)) and line.split()[0] == number)
+               for line in lines)
+
+
 def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
     """Drop the footnote block at the foot of a page.
 
@@ -154,6 +161,10 @@ def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
         if not start:
             continue
         number = line.split()[0]
+        if _MARKER_LINE.match(line) and _footnote_below(lines[i + 1:], number):
+            # the superscript of a heading near the foot ("What needs to improve?" /
+            # "1"), its footnote further down: cutting here would drop the list between
+            continue
         prev = lines[i - 1].rstrip()
         if number in markers or prev == "" or prev.endswith((".", ":")):
             return lines[:i]

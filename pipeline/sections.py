@@ -59,7 +59,8 @@ def _rule(pattern: str, mode: str, judgement: str | None = None, level: int = 1)
 
 RULES: tuple[SectionRule, ...] = (
     # 2009-2012 unannounced inspection letters
-    _rule(r"(?:key )?strengths?|(?:the )?(?:local authority|lscb|board|council)'?s? strengths",
+    _rule(r"(?:key )?strengths?|(?:the )?(?:local authority|lscb|board|council)'?s? strengths|"
+          r"(?:the )?(?:local authority|lscb|board|council) has the following strengths:?",
           "fixed", "strength", 2),
     _rule(r"(?:the )?service meets the requirements of statutory guidance in the following areas?:?",
           "fixed", "meets_requirements"),
@@ -74,10 +75,14 @@ RULES: tuple[SectionRule, ...] = (
     _rule(r"what does the local authority need to (?:do to )?improve\??", "fixed", "development"),
     _rule(r"recommendations?:?", "fixed", "development", 2),
     # focused visits, reports
-    _rule(r"headline findings|overview|main findings|executive summary|summary of key findings|"
+    _rule(r"headline findings|overview|main findings|summary of key findings|"
           r"summary for children and young people|practice findings|evaluation of progress",
           "narrative"),
-    _rule(r"summary|findings|inspection findings(?: [-–] the local safeguarding children board)?|"
+    # "progress since the last inspection" follows a list of strengths (2014-15) but is
+    # mixed: judged by wording, not by the list above
+    # "executive summary" nests under the judgement area it follows (the LSCB's, 2015-16)
+    _rule(r"summary|summary of findings|executive summary|findings|progress since the (?:last|previous) inspection|"
+          r"inspection findings(?: [-–] the local safeguarding children board)?|"
           r"key strengths and weaknesses of the lscb|"
           r"inspection judg(?:e)?ment about the (?:lscb|local safeguarding children board)", "narrative", None, 2),
     # context that judges nothing
@@ -191,6 +196,26 @@ ENDING = Template(
     keys=("design", "research", "rights", "privacy", "cookie", "conditions", "top", "share",
           "useful"),
 )
+# Footer phrases that are inspectors' words too ("... by managing pay rates, and terms
+# and conditions."): such a sentence had ended a report's findings 30 sentences early.
+# They end the findings only as a footer line: short, and not ending as a sentence does.
+_ALSO_PROSE = re.compile(r"privacy (?:policy|notice)|terms (?:and|&) conditions", re.I)
+FOOTER_WORDS = 25
+
+
+def ends_findings(text: str) -> bool:
+    """Whether ``text`` ends the findings: the letter's closing wording, or a saved web
+    page's footer."""
+    found = ENDING.search(text)
+    if found is None:
+        return False
+    if found.re is ENDING.start or any(not _ALSO_PROSE.fullmatch(m.group(0))
+                                        for m in ENDING.anywhere.finditer(text)):
+        return True
+    line = text.rstrip()
+    return not line.endswith((".", ")")) and len(line.split()) <= FOOTER_WORDS
+
+
 BOILERPLATE = Template(
     r"(?:we have notified the department for education|"
     r"if you would like a copy|you may (?:re-?use|copy) (?:this information|all or parts)|"
@@ -198,7 +223,7 @@ BOILERPLATE = Template(
     r"from the evidence gathered,? the following|"
     # the inspection's legal basis and method
     r"this letter (?:summarises|contains|sets out)|"
-    r"(?:it|this) will contribute to (?:the|ofsted)|i would like to thank|"
+    r"(?:it|this) will contribute to (?:the |ofsted['’]s )?annual\b|i would like to thank|"
     r"(?:this visit|the methodology for this visit) was (?:carried out )?in line with|"
     r"(?:her|his) majesty['’]s chief inspector of education|"
     r"the inspection identified (?:areas of strength|one area|a number of areas|no areas)|"

@@ -108,7 +108,7 @@ OLD_BOILERPLATE = (
     r"interested in our work|this (?:report|publication) is available at)|"
     r"^from the evidence gathered,? the following|"
     r"^this letter (?:summarises|contains|sets out)|carried out under section \d+|"
-    r"^(?:it|this) will contribute to (?:the|ofsted)|^i would like to thank|"
+    r"^(?:it|this) will contribute to (?:the |ofsted['’]s )?annual\b|^i would like to thank|"
     r"^(?:this visit|the methodology for this visit) was (?:carried out )?in line with|"
     r"^(?:her|his) majesty['’]s chief inspector of education|"
     r"\bidentified the following areas? for priority action|"

@@ -115,6 +115,41 @@ def test_reports_since_2025_end_their_list_of_improvements_where_the_areas_start
     assert all(f.unit == "sentence" and f.judged_by == "wording" for f in help_and_protection)
 
 
+def test_a_list_at_the_foot_of_a_page_above_its_heading_footnote_is_kept():
+    """The heading's footnote marker, on a line of its own near the page's foot, was taken
+    for the footnote: the first of the two improvements was lost."""
+    improve = [f.text for f in segmented("brent_focused-visit_2025-12-18.pdf").findings
+               if f.judgement == "development" and f.unit == "bullet"]
+    assert len(improve) == 2
+    assert improve[0].startswith("The consistency and rigour of responses to children who go missing")
+
+
+def test_reports_of_2014_15_keep_their_summary_and_judge_their_progress_by_its_wording():
+    portsmouth = segmented("portsmouth_inspection-report_2014-09-01.pdf").findings
+    assert len([f for f in portsmouth if f.section == "Summary of findings"]) >= 12
+    for name in ("portsmouth_inspection-report_2014-09-01.pdf", "sandwell_inspection-report_2015-06-05.pdf"):
+        progress = [f for f in segmented(name).findings if "Progress since the last inspection" in
+                    (f.section, f.subsection)]
+        assert len(progress) >= 10 and all(f.judged_by == "wording" for f in progress)
+        assert {f.judgement for f in progress} >= {"strength", "development"}
+
+
+@pytest.mark.parametrize("name", ["cornwall_inspection-report_2016-06-27.pdf",
+                                  "thurrock_inspection-report_2016-05-24.pdf"])
+def test_the_boards_part_of_a_2015_16_report_stays_under_the_board(name):
+    board = [f for f in segmented(name).findings if (f.section or "").startswith("The Local Safeguarding")]
+    assert {f.subsection for f in board} >= {"Executive summary", "Recommendations"}
+    assert len(board) >= 80 and len({f.grade for f in board}) == 1 and board[0].grade is not None
+    assert not any(f.section in ("Executive summary", "Recommendations") for f in segmented(name).findings
+                   if f.start > board[0].start)
+
+
+def test_a_sentence_on_terms_and_conditions_does_not_end_a_reports_findings():
+    thurrock = segmented("thurrock_inspection-report_2016-05-24.pdf").findings
+    assert any("terms and conditions" in f.text for f in thurrock)
+    assert any(f.text.startswith("Of 14 supervision files audited by inspectors") for f in thurrock)
+
+
 def test_a_report_whose_table_of_grades_has_no_overall_row_has_its_summary_under_no_area():
     findings = segmented("trafford_inspection-report_2026-08-03.pdf").findings
     assert findings[0].text.startswith("Since the previous inspection in 2022")

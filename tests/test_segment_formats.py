@@ -119,6 +119,22 @@ def test_the_template_footnote_is_dropped_with_or_without_its_number():
     assert numbered == text
 
 
+@pytest.mark.parametrize("footnote_number", ["1 ", "1\r\n", ""])
+def test_a_heading_marker_near_the_foot_of_a_page_keeps_the_list_above_its_footnote(footnote_number):
+    # the heading's superscript on a line of its own, then the list, then the footnote:
+    # the marker is no footnote start (its footnote is below), so the bullets stay
+    first = page(*BODY, "What needs to improve in this area of social work practice?", "1",
+                 "◼ The consistency and rigour of responses to children who go missing from care",
+                 "(Outcome 3, national framework)",
+                 footnote_number + FOOTNOTE.split("\n")[0], *FOOTNOTE.split("\n")[1:])
+    second = page("◼ The quality of life-story work for children in care (Outcome 4, national framework)",
+                  "Main findings", "Children who go missing are offered return home interviews.")
+    text = clean_pages([first, second])
+    assert "cross-referenced" not in text and "statutory guidance" not in text
+    assert "responses to children who go missing from care\n(Outcome 3, national framework)" in text
+    assert "\n1\n" not in text
+
+
 def test_a_footnote_that_pdfium_joined_to_a_hyphenated_word_is_dropped_and_the_word_mended():
     # pdfium marks a hyphen at a line end with U+FFFE and joins the next text to it:
     # at a page's foot, that text is the footnote, and the word goes on on the next page
@@ -212,3 +228,96 @@ def test_a_lead_in_giving_reasons_is_graded_by_itself_not_by_a_grade_the_paragra
             "- Social workers have manageable caseloads.\n")
     findings = findings_of(text)
     assert len(findings) == 3 and all(f.grade == "good" for f in findings)
+
+
+@pytest.mark.parametrize("body, expected", [
+    # "terms and conditions" and "privacy notice" in a sentence had ended a report's
+    # findings 30 sentences early: they end a saved page's text only as a footer line
+    ("Main findings\nLeaders limit the number of agency staff by managing pay rates, and terms and "
+     "conditions. Care leavers are given a clear privacy notice about their records.\n\n"
+     "Caseloads are too high in the assessment teams.\n",
+     ["Leaders limit the number of agency staff by managing pay rates, and terms and conditions.",
+      "Care leavers are given a clear privacy notice about their records.",
+      "Caseloads are too high in the assessment teams."]),
+    # only the template's sentence that "will contribute to the annual review" is dropped
+    ("Main findings\nChildren are seen promptly. It will contribute to the annual review of the performance "
+     "of the authority's children's services. It will contribute to Ofsted's annual review. "
+     "It will contribute to the stability of placements that carers are trained.\n",
+     ["Children are seen promptly.", "It will contribute to the stability of placements that carers are trained."]),
+    # a summary of findings after a context heading (2014-15) is no context
+    ("The local authority\nSummary of findings\n"
+     "Children's services in Exampleshire require improvement because:\n"
+     "1. Thresholds between early help and social work services are not sufficiently understood.\n"
+     "2. Work with care leavers is too variable.\n",
+     ["Thresholds between early help and social work services are not sufficiently understood.",
+      "Work with care leavers is too variable."]),
+], ids=["footer-words-in-sentences", "contribute-to-the-annual-review", "summary-of-findings-after-context"])
+def test_these_sections_give_exactly_these_findings(body, expected):
+    assert [f.text for f in findings_of(HEAD + body)] == expected
+
+
+@pytest.mark.parametrize("text, ends", [
+    ("Privacy notice | Cookies | Terms and conditions", True),
+    ("Copyright Exampleshire Council 2024. All rights reserved. Privacy notice", True),
+    ("Website designed by Example Ltd.", True),
+    ("Yours sincerely", True),
+    ("The council reviewed the terms and conditions of agency staff.", False),
+    ("Terms and conditions of agency social workers (outcome 5, national framework)", False),
+    ("Care leavers receive a privacy notice that explains who sees their records.", False),
+    (" ".join(["Privacy notice"] + ["word"] * 30), False),
+])
+def test_a_footer_phrase_ends_the_findings_only_where_it_is_no_sentence(text, ends):
+    from pipeline.sections import ends_findings
+
+    assert ends_findings(text) is ends
+
+
+def test_a_year_range_broken_at_its_dash_is_joined_and_a_spaced_dash_is_not():
+    text = HEAD + ("Main findings\n"
+                   "Children are seen promptly and their plans are reviewed. Re-referral rates fell from 37% in 2013–\n"
+                   "14 to 22% currently, and the rate of repeat plans from 30% in 2012-\n"
+                   "13. The number of children seen rose to 45 –\n"
+                   "20 more than the year before.\n")
+    assert [f.text for f in findings_of(text)][1:] == [
+        "Re-referral rates fell from 37% in 2013–14 to 22% currently, and the rate of repeat plans from 30% "
+        "in 2012-13.", "The number of children seen rose to 45 – 20 more than the year before."]
+
+
+def test_spaces_and_hyphens_that_are_not_the_plain_ones_are_made_plain():
+    from pipeline.ingest import normalise_text
+
+    assert normalise_text("seen alone\u202fby social workers; long\u2011term\u00a0plans; re\u2010referral"
+                          "\u2007rates") == "seen alone by social workers; long-term plans; re-referral rates"
+
+
+def test_progress_since_the_last_inspection_is_judged_by_its_wording_not_the_strengths_above():
+    text = HEAD + ("The local authority's strengths\n"
+                   "1. Children are seen promptly and their views shape their plans.\n"
+                   "Progress since the last inspection\n"
+                   "2. Thresholds for social work assessment and intervention are too high.\n")
+    findings = findings_of(text)
+    assert [(f.judgement, f.judged_by) for f in findings] == [("strength", "heading"),
+                                                               ("development", "wording")]
+    assert findings[1].section == "Progress since the last inspection"
+
+
+def test_the_local_authority_has_the_following_strengths_is_a_list_of_strengths():
+    text = HEAD + ("Summary of key findings\n"
+                   "The Local Authority has the following strengths\n"
+                   "- Nearly all looked after children are placed in provision rated good or better.\n")
+    [finding] = findings_of(text)
+    assert (finding.judgement, finding.judged_by) == ("strength", "heading")
+
+
+def test_the_boards_executive_summary_and_recommendations_stay_under_the_board_and_its_grade():
+    text = HEAD + ("The Local Safeguarding Children Board requires improvement\n"
+                   "Executive summary\n"
+                   "The board has a clear understanding of its priorities. Its challenge to partners is weak.\n"
+                   "Recommendations\n"
+                   "1. Ensure that the board evaluates the impact of its training.\n")
+    findings = findings_of(text)
+    assert len(findings) == 3
+    assert {(f.section, f.grade) for f in findings} == {
+        ("The Local Safeguarding Children Board requires improvement", "requires_improvement")}
+    assert [f.subsection for f in findings] == ["Executive summary", "Executive summary", "Recommendations"]
+    assert findings[2].judgement == "development"
