@@ -1,8 +1,9 @@
 """Draw the findings of a new labelling round (run from the repository root).
 
     python labels/passes/sample_round.py 4 2029
+    python labels/passes/sample_round.py 5 2030 8     # 8 findings per document
 
-takes, within each corpus document, 12 findings at random (seed 2029) among those
+takes, within each corpus document, 12 findings (or as many as given) at random (seed 2029) among those
 not yet in labels/gold.jsonl (matched by letter and text), from the output of
 `safeguarding-themes segment corpus` (data/segmented/corpus.jsonl), and writes them
 to labels/passes/todo_round4_batch1..6.jsonl, documents dealt to the six batches in
@@ -26,14 +27,14 @@ def rows(path):
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def main(round_number: int, seed: int) -> None:
+def main(round_number: int, seed: int, per_letter: int = PER_LETTER) -> None:
     segmented = rows("data/segmented/corpus.jsonl")
     labelled = {(r["letter_id"], r["text"]) for r in rows("labels/gold.jsonl")}
     paragraphs: dict[tuple, list[str]] = {}
     for r in segmented:
         paragraphs.setdefault((r["letter_id"], r["paragraph"]), []).append(r["text"])
     pool = [r for r in segmented if (r["letter_id"], r["text"]) not in labelled]
-    chosen = sample_per_letter(pool, PER_LETTER, seed)
+    chosen = sample_per_letter(pool, per_letter, seed)
     letters = sorted({r["letter_id"] for r in chosen})
     batch_of = {letter: i % BATCHES + 1 for i, letter in enumerate(letters)}
     out = {b: [] for b in range(1, BATCHES + 1)}
@@ -56,4 +57,4 @@ def main(round_number: int, seed: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]))
+    main(*map(int, sys.argv[1:4]))
