@@ -11,8 +11,14 @@ How the gold set was made (see labels/README.md):
 - round3_batch1-6.jsonl: a third, the same way (seed 2028; todo_round3_batch*.jsonl).
 - round4_batch1-6.jsonl: a fourth (seed 2029), drawn by `sample_round.py 4 2029`
   after the rule patterns were frozen, so the rules had never seen them.
+- round5_batch1-6.jsonl: a fifth (seed 2030, 8 per document), drawn by
+  `sample_round.py 5 2030 8` after a review of the rules on rounds 1-4 had changed
+  them; labelled after the changed patterns were fixed, so the rules never saw them.
 - pass2.jsonl: an independent second pass over 250 findings (220 corpus, 30 seed).
 - adjudication.jsonl: the decision on every finding where the passes disagreed.
+- round5_pass2.jsonl: an independent second pass over 60 findings of round 5 (10 drawn
+  at random from each batch, todo_round5_pass2.jsonl); round5_adjudication.jsonl: the
+  decision on the 8 where the passes differed.
 - todo_audit.jsonl / audit_relabel.jsonl: the 300 gold findings the audit
   (`safeguarding-themes labels audit`) flagged most, relabelled blind (the labeller
   saw neither the gold label nor the model's); audit_adjudication.jsonl: the
@@ -35,13 +41,19 @@ segmented = {}
 for name in ("seeds", "corpus"):
     for r in rows(f"data/segmented/{name}.jsonl"):
         segmented[r["id"]] = r
-todo = {}
-for path in sorted(P.glob("todo_*batch*.jsonl")):
-    for r in rows(path):
-        todo[r["id"]] = r
-adjudicated = {r["id"]: r for r in rows(P / "adjudication.jsonl")}
+# each round's findings by their id at its sampling time: ids are the segmentation's of
+# that time, so two rounds may hold the same id for different findings
+TODO_FILES = {"corpus-sample": "todo_batch*.jsonl", "corpus-sample-2": "todo_round2_batch*.jsonl",
+              "corpus-sample-3": "todo_round3_batch*.jsonl", "corpus-sample-4": "todo_round4_batch*.jsonl",
+              "corpus-sample-5": "todo_round5_batch*.jsonl"}
+todos = {label_set: {r["id"]: r for path in sorted(P.glob(pattern)) for r in rows(path)}
+         for label_set, pattern in TODO_FILES.items()}
+# round 1's second pass and decisions carry round-1 ids; round 5's carry gold ids (#r5-)
+adjudicated = {r["id"]: r for name in ("adjudication.jsonl", "round5_adjudication.jsonl")
+               for r in rows(P / name)}
 fixes = {r["id"]: r for r in rows(P / "judgement_fixes.jsonl")}
-second = {r["id"] for r in rows(P / "pass2.jsonl")}
+second = ({r["id"] for r in rows(P / "pass2.jsonl")}
+          | {r["id"].replace("#", "#r5-") for r in rows(P / "round5_pass2.jsonl")})
 audited = {r["id"] for r in rows(P / "audit_relabel.jsonl")}
 audit_decisions = {r["id"]: r for r in rows(P / "audit_adjudication.jsonl")}
 
@@ -57,22 +69,23 @@ for r in rows(P / "pass1_seeds.jsonl"):
     if seg["unit"] == "sentence" and context != seg["text"]:
         record["context"] = context
     gold.append(record)
-labelled = set()
+labelled: dict[str, list[str]] = {}
 # round 1: 12 findings per corpus document; round 2: 12 more, drawn from the rest
 for pass_file, label_set, prefix in (
         [(P / f"pass1_batch{b}.jsonl", "corpus-sample", f"pass1:batch{b}") for b in range(1, 6)]
         + [(P / f"round2_batch{b}.jsonl", "corpus-sample-2", f"round2:batch{b}") for b in range(1, 7)]
         + [(P / f"round3_batch{b}.jsonl", "corpus-sample-3", f"round3:batch{b}") for b in range(1, 7)]
-        + [(P / f"round4_batch{b}.jsonl", "corpus-sample-4", f"round4:batch{b}") for b in range(1, 7)]):
+        + [(P / f"round4_batch{b}.jsonl", "corpus-sample-4", f"round4:batch{b}") for b in range(1, 7)]
+        + [(P / f"round5_batch{b}.jsonl", "corpus-sample-5", f"round5:batch{b}") for b in range(1, 7)]):
     if not pass_file.exists():
         continue
     for r in rows(pass_file):
-        t = todo[r["id"]]
+        t = todos[label_set][r["id"]]
         source = "corpus/" + t["letter_id"] + ".pdf"
         # Ids are the finding ids at sampling time; segmentation changed between the
         # rounds, so round-2 ids carry their round to stay unique.
         round_tag = {"corpus-sample": None, "corpus-sample-2": "#r2-", "corpus-sample-3": "#r3-",
-                     "corpus-sample-4": "#r4-"}[label_set]
+                     "corpus-sample-4": "#r4-", "corpus-sample-5": "#r5-"}[label_set]
         gold_id = r["id"] if round_tag is None else r["id"].replace("#", round_tag)
         record = {"id": gold_id, "letter_id": t["letter_id"], "source": source,
                   "section": t["section"], "subsection": t["subsection"], "text": t["text"],
@@ -83,10 +96,14 @@ for pass_file, label_set, prefix in (
             record["context"] = t["paragraph_context"]
         if r.get("note"):
             record["note"] = r["note"]
-        if label_set != "corpus-sample" and (record["letter_id"], record["text"]) in labelled:
-            print("skipped, labelled in round 1 already:", gold_id)
+        # a finding drawn again, its text the same or changed by segmentation since (a
+        # closing template sentence no longer glued on): the earlier label stands
+        earlier = next((text for text in labelled.get(record["letter_id"], ())
+                        if text.startswith(record["text"]) or record["text"].startswith(text)), None)
+        if earlier is not None:
+            print("skipped, labelled in an earlier round already:", gold_id)
             continue
-        labelled.add((record["letter_id"], record["text"]))
+        labelled.setdefault(record["letter_id"], []).append(record["text"])
         gold.append(record)
 for record in gold:
     if record["judged_by"] == "wording":
