@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import InputError, LabelsError
 from .labelset import (implied_id, iter_rows, jsonl_rows, judgement_value, labelled_from, load_labelled,
-                       no_themes, not_labelled_yet, text_value, theme_list)
+                       no_themes, not_labelled_yet, text_key, text_value, theme_list)
 from .outputs import atomic_text, counted, write_csv
 from .surrogates import printable
 from .themes import Taxonomy
@@ -50,12 +50,12 @@ def run_suggest(tagger, records: Sequence[dict], gold_path: Path, out: Path, top
     if gold_path.exists():
         # by text, not by letter: a letter downloaded again under another file name
         # gets other ids, and its findings are labelled all the same
-        labelled = {_same_text(g.text) for g in load_labelled(gold_path, taxonomy)}
+        labelled = {text_key(g.text) for g in load_labelled(gold_path, taxonomy)}
     else:
         # a first label set has no gold file yet; a mistyped --labels must not pass unseen
         warning = (f"warning: no gold labels at {gold_path}: no finding is left out as labelled "
                    "(give --labels the gold file if there is one)\n")
-    keep = [i for i, r in enumerate(records) if _same_text(r["text"]) not in labelled]
+    keep = [i for i, r in enumerate(records) if text_key(r["text"]) not in labelled]
     if not keep:
         raise LabelsError("no unlabelled findings to suggest", path=str(gold_path),
                           fix="give new letters or findings; these are all labelled already")
@@ -88,11 +88,6 @@ def _clipped(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def _same_text(text: str) -> str:
-    """A finding's text as compared across letters: white space aside."""
-    return " ".join(str(text).split())
-
-
 def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool = False) -> str:
     """Add the labelled rows of ``table`` (CSV or JSONL) to the gold labels.
 
@@ -117,7 +112,7 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
     gold = dict(jsonl_rows(gold_lines, gold_path))
     existing = {implied_id(record, gold_path, n): n for n, record in gold.items()}
     # a text's label: (its id, its themes)
-    by_text = {_same_text(gold[n].get("text", "")): (rid, gold[n].get("themes")) for rid, n in existing.items()}
+    by_text = {text_key(gold[n].get("text", "")): (rid, gold[n].get("themes")) for rid, n in existing.items()}
     seen: dict[str, int] = {}
     new: list[tuple[int, dict]] = []   # (table line, label)
     relabelled: dict[int, tuple[int, dict]] = {}   # gold line -> (table line, its new label)
@@ -142,7 +137,7 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
         seen[rid] = line
         if rid in existing:
             labelled_text = str(gold[existing[rid]].get("text") or "")
-            if _same_text(labelled_text) != _same_text(text):
+            if text_key(labelled_text) != text_key(text):
                 # the id names a finding labelled already, but the row's text is another's:
                 # a new letter saved under a labelled letter's file name, or a sorted sheet
                 raise LabelsError(f"id {rid!r} is labelled already in {gold_path} with another text "
@@ -175,11 +170,11 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
                 record.update(judgement=judgement, judged_by=judged_by)
             relabelled[existing[rid]] = (line, record)
             continue
-        twin = by_text.get(_same_text(text))
+        twin = by_text.get(text_key(text))
         if twin is not None:
             twins.append((rid, line, twin[0], twin[1] != themes))
         else:   # a second row of the table with this text is a twin of this one
-            by_text[_same_text(text)] = (rid, themes)
+            by_text[text_key(text)] = (rid, themes)
         new.append((line, record))
     if not new and not relabelled:
         raise LabelsError("no labelled rows to import", path=str(table),

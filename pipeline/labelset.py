@@ -310,6 +310,17 @@ def labelled_from(rows: Iterable[tuple[int, dict]], path: str | Path, taxonomy: 
     return records
 
 
+# Two versions of the segmenter may give one finding's text with other spaces, hyphens
+# or mended line breaks ("2013– 14" then "2013–14", U+202F then a space): a finding is
+# known as labelled by its text without white space, its hyphens made plain.
+_PLAIN_HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u00ad": None, "\u200b": None})
+
+
+def text_key(text: str) -> str:
+    """A finding's text as compared with the labelled ones."""
+    return "".join(str(text).translate(_PLAIN_HYPHENS).split())
+
+
 def sample_per_letter(findings: Iterable[dict], per_letter: int, seed: int) -> list[dict]:
     """``per_letter`` findings drawn at random within each letter (all if fewer).
 

@@ -377,17 +377,19 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
 
     table_rows = 0   # judgement areas in a row with nothing between them: a table of grades
     for n, block in enumerate(blocks):
-        if block.kind != "heading":
+        if not (block.kind == "heading" and block.heading is not None and block.heading.area):
             if table_rows >= 3 and not normalise_heading(top.heading or "").startswith("overall effectiveness"):
                 # A table of grades without an overall effectiveness row (reports since
-                # late 2025): the summary after it is not the last row's area.
+                # late 2025): the summary after it, or a heading such as "Executive
+                # summary" that would nest there, is not the last row's area.
                 top, sub = Section(None, "narrative"), None
             table_rows = 0
         section = sub or top
         if block.kind == "heading":
             heading = _heading_text(text, block)
             match = block.heading
-            table_rows = table_rows + 1 if match is not None and match.area else 0
+            if match is not None and match.area:
+                table_rows += 1
             if match is None:
                 # A heading the catalogue does not know: a subsection of a
                 # finding-bearing section, otherwise part of what surrounds it.

@@ -20,7 +20,7 @@ from .sections import AREAS_FOOTNOTE
 # documents only break lines at real hyphens ("multi-agency"), so it is a hyphen.
 # (Its own mark is kept until the page's footnote is found: see _unglue_footnote.)
 _CHAR_FIXES = str.maketrans({"\u00a0": " ", "\u2002": " ", "\u2003": " ",
-                             "\u2009": " ", "\u202f": " ", "\x00": ""})
+                             "\u2009": " ", "\x00": ""})
 
 # The end of a phone number that wrapped onto its own line inside the block.
 _PHONE_TAIL = re.compile(r"^\s*\d{3,5}\s*$")
@@ -137,10 +137,16 @@ def _unglue_footnote(lines: list[str], markers: set[str]) -> list[str]:
 
 
 def _footnote_below(lines: list[str], number: str) -> bool:
-    """Whether the footnote numbered ``number``, or the template footnote, starts in ``lines``."""
-    return any(_TEMPLATE_FOOTNOTE.match(line)
-               or ((_FOOTNOTE_START.match(line) or _MARKER_LINE.match(line)) and line.split()[0] == number)
-               for line in lines)
+    """Whether the footnote numbered ``number`` starts in ``lines`` (the template footnote
+    if it has that number or has lost its number; not a date such as "1 April 2018")."""
+    for line in lines:
+        if _TEMPLATE_FOOTNOTE.match(line):
+            return not line.split()[0].isdigit() or line.split()[0] == number
+        if _DATE_START.match(line):
+            continue
+        if (_FOOTNOTE_START.match(line) or _MARKER_LINE.match(line)) and line.split()[0] == number:
+            return True
+    return False
 
 
 def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:

@@ -60,7 +60,8 @@ def _rule(pattern: str, mode: str, judgement: str | None = None, level: int = 1)
 RULES: tuple[SectionRule, ...] = (
     # 2009-2012 unannounced inspection letters
     _rule(r"(?:key )?strengths?|(?:the )?(?:local authority|lscb|board|council)'?s? strengths|"
-          r"(?:the )?(?:local authority|lscb|board|council) has the following strengths:?",
+          r"(?:the )?(?:local authority|lscb|board|council) has the following (?:key )?strengths:?|"
+          r"(?:key )?areas? of strength:?",
           "fixed", "strength", 2),
     _rule(r"(?:the )?service meets the requirements of statutory guidance in the following areas?:?",
           "fixed", "meets_requirements"),
@@ -198,8 +199,11 @@ ENDING = Template(
 )
 # Footer phrases that are inspectors' words too ("... by managing pay rates, and terms
 # and conditions."): such a sentence had ended a report's findings 30 sentences early.
-# They end the findings only as a footer line: short, and not ending as a sentence does.
+# They end the findings only as a footer line: short, the phrase an item of it (at its
+# start or after a separator), and the line not ending as a sentence or a clause does.
 _ALSO_PROSE = re.compile(r"privacy (?:policy|notice)|terms (?:and|&) conditions", re.I)
+_FOOTER_ITEM = re.compile(rf"(?:^|[|•·/]|\s[-–]\s)\s*(?:{_ALSO_PROSE.pattern})", re.I)
+_SENTENCE_END = (".", ")", "?", "!", ";", ":", ",")
 FOOTER_WORDS = 25
 
 
@@ -212,8 +216,9 @@ def ends_findings(text: str) -> bool:
     if found.re is ENDING.start or any(not _ALSO_PROSE.fullmatch(m.group(0))
                                         for m in ENDING.anywhere.finditer(text)):
         return True
-    line = text.rstrip()
-    return not line.endswith((".", ")")) and len(line.split()) <= FOOTER_WORDS
+    line = text.strip().rstrip("\"'’”")
+    return (_FOOTER_ITEM.search(line) is not None and not line.endswith(_SENTENCE_END)
+            and len(line.split()) <= FOOTER_WORDS)
 
 
 BOILERPLATE = Template(

@@ -264,6 +264,10 @@ def test_these_sections_give_exactly_these_findings(body, expected):
     ("The council reviewed the terms and conditions of agency staff.", False),
     ("Terms and conditions of agency social workers (outcome 5, national framework)", False),
     ("Care leavers receive a privacy notice that explains who sees their records.", False),
+    ('One care leaver said, "I never saw a privacy notice."', False),
+    ("Carers are told their terms and conditions, including:", False),
+    ("Improve the terms and conditions offered to foster carers", False),
+    ("Terms and conditions", True),
     (" ".join(["Privacy notice"] + ["word"] * 30), False),
 ])
 def test_a_footer_phrase_ends_the_findings_only_where_it_is_no_sentence(text, ends):
@@ -287,7 +291,8 @@ def test_spaces_and_hyphens_that_are_not_the_plain_ones_are_made_plain():
     from pipeline.ingest import normalise_text
 
     assert normalise_text("seen alone\u202fby social workers; long\u2011term\u00a0plans; re\u2010referral"
-                          "\u2007rates") == "seen alone by social workers; long-term plans; re-referral rates"
+                          "\u2007rates; safe\u00adguarded\u2009and\u200b helped") == (
+        "seen alone by social workers; long-term plans; re-referral rates; safeguarded and helped")
 
 
 def test_progress_since_the_last_inspection_is_judged_by_its_wording_not_the_strengths_above():
@@ -301,9 +306,11 @@ def test_progress_since_the_last_inspection_is_judged_by_its_wording_not_the_str
     assert findings[1].section == "Progress since the last inspection"
 
 
-def test_the_local_authority_has_the_following_strengths_is_a_list_of_strengths():
-    text = HEAD + ("Summary of key findings\n"
-                   "The Local Authority has the following strengths\n"
+@pytest.mark.parametrize("heading", ["The Local Authority has the following strengths",
+                                     "The local authority has the following key strengths:",
+                                     "Areas of strength"])
+def test_the_local_authority_has_the_following_strengths_is_a_list_of_strengths(heading):
+    text = HEAD + ("Summary of key findings\n" + heading + "\n"
                    "- Nearly all looked after children are placed in provision rated good or better.\n")
     [finding] = findings_of(text)
     assert (finding.judgement, finding.judged_by) == ("strength", "heading")
@@ -321,3 +328,28 @@ def test_the_boards_executive_summary_and_recommendations_stay_under_the_board_a
         ("The Local Safeguarding Children Board requires improvement", "requires_improvement")}
     assert [f.subsection for f in findings] == ["Executive summary", "Executive summary", "Recommendations"]
     assert findings[2].judgement == "development"
+
+
+def test_an_executive_summary_after_a_table_of_grades_without_an_overall_row_is_under_no_area():
+    text = HEAD + ("The experiences and progress of children who need help and protection Good\n"
+                   "The experiences and progress of children in care Inadequate\n"
+                   "The experiences and progress of care leavers Good\n"
+                   "Executive summary\n"
+                   "Leaders have improved the front door. Children in care wait too long for plans.\n")
+    findings = findings_of(text)
+    assert len(findings) == 2 and {(f.section, f.grade) for f in findings} == {("Executive summary", None)}
+
+
+@pytest.mark.parametrize("below, kept", [
+    # the template footnote numbered 2 is not the footnote of the bare marker 1
+    (["1", "Joint targeted area inspection, published in March 2024.",
+      "2 " + FOOTNOTE.split("\n")[0]], False),
+    # a date opening a wrapped line of the footnote is no footnote start
+    (["1", "The local authority's own figures for the year to", "1 April 2018 show a rise."], False),
+])
+def test_a_footnote_on_a_line_of_its_own_is_dropped_not_taken_for_its_marker(below, kept):
+    lines = [*BODY, "Leaders told inspectors about the inspection of the partnership.", "1",
+             "◼ The quality of plans for children in need (outcome 3, national framework)", *below]
+    text = clean_pages([page(*lines)])
+    assert "◼ The quality of plans for children in need" in text
+    assert ("Joint targeted area inspection" in text or "show a rise" in text) is kept

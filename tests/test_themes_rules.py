@@ -244,6 +244,15 @@ def test_labels_csv_with_semicolon_themes(tmp_path, taxonomy):
     assert [r.themes for r in records] == [["planning", "timeliness"], []]
 
 
+def test_a_labelled_text_is_known_whatever_spaces_and_hyphens_a_segmenter_gave_it():
+    from pipeline.labelset import text_key
+
+    # as segmentation read them before and after mending a broken range and odd characters
+    assert text_key("Rates fell in 2013– 14, and long\u2011term\u202fplans are safe\u00adguarded.") == \
+        text_key("Rates fell in 2013–14, and long-term plans are safeguarded.")
+    assert text_key("Plans drift.") != text_key("Plans drift too.")
+
+
 def test_sampling_is_random_within_each_letter_and_reproducible():
     records = [{"id": f"{l}#{i:04d}", "letter_id": l, "text": f"t{i}"}
                for l in ("a", "b") for i in range(30)]

@@ -27,7 +27,11 @@ How the gold set was made (see labels/README.md):
   error had attached to the wrong section (the error is fixed in the parser).
 """
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, ".")
+from pipeline.labelset import text_key  # noqa: E402
 
 P = Path("labels/passes")
 
@@ -97,13 +101,15 @@ for pass_file, label_set, prefix in (
         if r.get("note"):
             record["note"] = r["note"]
         # a finding drawn again, its text the same or changed by segmentation since (a
-        # closing template sentence no longer glued on): the earlier label stands
+        # closing template sentence no longer glued on, other spaces or hyphens): the
+        # earlier label stands
+        key = text_key(record["text"])
         earlier = next((text for text in labelled.get(record["letter_id"], ())
-                        if text.startswith(record["text"]) or record["text"].startswith(text)), None)
+                        if text.startswith(key) or key.startswith(text)), None)
         if earlier is not None:
             print("skipped, labelled in an earlier round already:", gold_id)
             continue
-        labelled.setdefault(record["letter_id"], []).append(record["text"])
+        labelled.setdefault(record["letter_id"], []).append(key)
         gold.append(record)
 for record in gold:
     if record["judged_by"] == "wording":

@@ -3,8 +3,9 @@
     python labels/passes/sample_round.py 4 2029
     python labels/passes/sample_round.py 5 2030 8     # 8 findings per document
 
-takes, within each corpus document, 12 findings (or as many as given) at random (seed 2029) among those
-not yet in labels/gold.jsonl (matched by letter and text), from the output of
+takes, within each corpus document, 12 findings (or as many as given) at random
+(seed 2029) among those not yet in labels/gold.jsonl (matched by letter and text, white
+space and the kind of hyphen aside: pipeline.labelset.text_key), from the output of
 `safeguarding-themes segment corpus` (data/segmented/corpus.jsonl), and writes them
 to labels/passes/todo_round4_batch1..6.jsonl, documents dealt to the six batches in
 turn. No rule or model output goes into the files: annotators see the text, its
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, ".")
-from pipeline.labelset import sample_per_letter  # noqa: E402
+from pipeline.labelset import sample_per_letter, text_key  # noqa: E402
 
 P = Path("labels/passes")
 PER_LETTER = 12
@@ -29,11 +30,11 @@ def rows(path):
 
 def main(round_number: int, seed: int, per_letter: int = PER_LETTER) -> None:
     segmented = rows("data/segmented/corpus.jsonl")
-    labelled = {(r["letter_id"], r["text"]) for r in rows("labels/gold.jsonl")}
+    labelled = {(r["letter_id"], text_key(r["text"])) for r in rows("labels/gold.jsonl")}
     paragraphs: dict[tuple, list[str]] = {}
     for r in segmented:
         paragraphs.setdefault((r["letter_id"], r["paragraph"]), []).append(r["text"])
-    pool = [r for r in segmented if (r["letter_id"], r["text"]) not in labelled]
+    pool = [r for r in segmented if (r["letter_id"], text_key(r["text"])) not in labelled]
     chosen = sample_per_letter(pool, per_letter, seed)
     letters = sorted({r["letter_id"] for r in chosen})
     batch_of = {letter: i % BATCHES + 1 for i, letter in enumerate(letters)}
