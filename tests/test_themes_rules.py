@@ -251,6 +251,7 @@ def test_a_labelled_text_is_known_whatever_spaces_and_hyphens_a_segmenter_gave_i
     assert text_key("Rates fell in 2013– 14, and long\u2011term\u202fplans are safe\u00adguarded.") == \
         text_key("Rates fell in 2013–14, and long-term plans are safeguarded.")
     assert text_key("Plans drift.") != text_key("Plans drift too.")
+    assert text_key("Children are seen every day.") != text_key("Children are seen everyday.")
 
 
 def test_sampling_is_random_within_each_letter_and_reproducible():

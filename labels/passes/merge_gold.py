@@ -73,7 +73,7 @@ for r in rows(P / "pass1_seeds.jsonl"):
     if seg["unit"] == "sentence" and context != seg["text"]:
         record["context"] = context
     gold.append(record)
-labelled: dict[str, list[str]] = {}
+labelled: dict[str, list[tuple[str, str]]] = {}   # letter -> (round, text_key) of its labels
 # round 1: 12 findings per corpus document; round 2: 12 more, drawn from the rest
 for pass_file, label_set, prefix in (
         [(P / f"pass1_batch{b}.jsonl", "corpus-sample", f"pass1:batch{b}") for b in range(1, 6)]
@@ -100,16 +100,17 @@ for pass_file, label_set, prefix in (
             record["context"] = t["paragraph_context"]
         if r.get("note"):
             record["note"] = r["note"]
-        # a finding drawn again, its text the same or changed by segmentation since (a
-        # closing template sentence no longer glued on, other spaces or hyphens): the
-        # earlier label stands
+        # a finding drawn again in a later round, its text the same or changed by
+        # segmentation since (a closing template sentence no longer glued on, other spaces
+        # or hyphens): the earlier label stands. Two findings of one round that share a
+        # text (a bullet repeating a sentence of the overview) are two findings.
         key = text_key(record["text"])
-        earlier = next((text for text in labelled.get(record["letter_id"], ())
-                        if text.startswith(key) or key.startswith(text)), None)
+        earlier = next((k for other_round, k in labelled.get(record["letter_id"], ())
+                        if other_round != label_set and (k.startswith(key) or key.startswith(k))), None)
         if earlier is not None:
             print("skipped, labelled in an earlier round already:", gold_id)
             continue
-        labelled.setdefault(record["letter_id"], []).append(key)
+        labelled.setdefault(record["letter_id"], []).append((label_set, key))
         gold.append(record)
 for record in gold:
     if record["judged_by"] == "wording":

@@ -4,9 +4,10 @@
     python labels/passes/sample_round.py 5 2030 8     # 8 findings per document
 
 takes, within each corpus document, 12 findings (or as many as given) at random
-(seed 2029) among those not yet in labels/gold.jsonl (matched by letter and text, white
-space and the kind of hyphen aside: pipeline.labelset.text_key), from the output of
-`safeguarding-themes segment corpus` (data/segmented/corpus.jsonl), and writes them
+(seed 2029) among those not yet in labels/gold.jsonl (by letter and text, white space
+and the kind of hyphen aside, pipeline.labelset.text_key; a text inside a labelled one,
+or holding one, counts as labelled: since 2026-11-24, after round 5 was drawn), from the
+output of `safeguarding-themes segment corpus` (data/segmented/corpus.jsonl), and writes them
 to labels/passes/todo_round4_batch1..6.jsonl, documents dealt to the six batches in
 turn. No rule or model output goes into the files: annotators see the text, its
 paragraph and its heading only.
@@ -30,11 +31,20 @@ def rows(path):
 
 def main(round_number: int, seed: int, per_letter: int = PER_LETTER) -> None:
     segmented = rows("data/segmented/corpus.jsonl")
-    labelled = {(r["letter_id"], text_key(r["text"])) for r in rows("labels/gold.jsonl")}
+    labelled: dict[str, list[str]] = {}
+    for r in rows("labels/gold.jsonl"):
+        labelled.setdefault(r["letter_id"], []).append(text_key(r["text"]))
+
+    def is_labelled(r) -> bool:
+        # a finding whose words a label holds, or that holds a label's: a sentence of a
+        # paragraph labelled whole before segmentation split it is not drawn again
+        key = text_key(r["text"])
+        return any(key in k or k in key for k in labelled.get(r["letter_id"], ()))
+
     paragraphs: dict[tuple, list[str]] = {}
     for r in segmented:
         paragraphs.setdefault((r["letter_id"], r["paragraph"]), []).append(r["text"])
-    pool = [r for r in segmented if (r["letter_id"], text_key(r["text"])) not in labelled]
+    pool = [r for r in segmented if not is_labelled(r)]
     chosen = sample_per_letter(pool, per_letter, seed)
     letters = sorted({r["letter_id"] for r in chosen})
     batch_of = {letter: i % BATCHES + 1 for i, letter in enumerate(letters)}
