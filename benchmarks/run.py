@@ -211,7 +211,7 @@ def bench_batch(sizes: list[int], jobs: list[int], method: str, repeat: int = 1)
                           f"(floor {floors[-1]['seconds']:.1f} s), peak {run['peak_tree_rss_mib']:.0f} MiB",
                           file=sys.stderr, flush=True)
             floor = min(floors, key=lambda f: f["seconds"])
-            entry = {"documents": n, "repeat": repeat, "machine": machine(),
+            entry = {"documents": n, "repeat": repeat, "machine": machine(), "measured": time.strftime("%Y-%m-%d"),
                      "floor_seconds": round(floor["seconds"], 2),
                      "floor_runs": [round(f["seconds"], 2) for f in floors],
                      "floor_extract_seconds": round(floor["extract_seconds"], 2),
@@ -230,6 +230,14 @@ def bench_batch(sizes: list[int], jobs: list[int], method: str, repeat: int = 1)
     return {"method": method, "runs": runs}
 
 
+def _measured(batch: dict) -> str:
+    """When each size was measured (a size run again keeps the others' rows and dates)."""
+    dates = {entry["documents"]: entry.get("measured", batch["measured"]) for entry in batch["runs"]}
+    if len(set(dates.values())) == 1:
+        return f"Measured {next(iter(dates.values()))}."
+    return "Measured " + "; ".join(f"{n:,} documents {d}" for n, d in sorted(dates.items())) + "."
+
+
 def render_batch(batch: dict) -> list[str]:
     rules_only = batch["method"] == "rules"
     lines = ["## Batch tagging" + (", rules only" if rules_only else ""), ""]
@@ -245,7 +253,7 @@ def render_batch(batch: dict) -> list[str]:
              "size was run several times (floor and commands in turn, round after round), the "
              "best time of each is used and every run is listed. Peak memory (RSS), sampled every "
              "0.2 s: of the largest process (the command or one worker), and the sum over the "
-             f"command and its workers (the highest of the runs). Measured {batch['measured']}.", ""]
+             f"command and its workers (the highest of the runs). {_measured(batch)}", ""]
     machines = list(dict.fromkeys(describe_machine(entry.get("machine")) for entry in batch["runs"]))
     if len(machines) == 1:
         lines += [f"Machine: {machines[0]}.", ""]
@@ -412,9 +420,10 @@ def main(argv: list[str] | None = None) -> None:
         key = "batch" if args.method == "combined" else f"batch_{args.method}"
         new = bench_batch(args.sizes, args.jobs, args.method, args.repeat)
         old = results.get(key) or {}
-        if old.get("method") == args.method:  # keep the sizes not measured this time
-            new["runs"] = sorted([r for r in old.get("runs", []) if r["documents"] not in args.sizes]
-                                 + new["runs"], key=lambda r: r["documents"])
+        if old.get("method") == args.method:  # keep the sizes not measured this time, with their date
+            kept = [{"measured": old.get("measured"), **r} for r in old.get("runs", [])
+                    if r["documents"] not in args.sizes]
+            new["runs"] = sorted(kept + new["runs"], key=lambda r: r["documents"])
         results[key] = {**new, "measured": time.strftime("%Y-%m-%d")}
     if args.benchmark == "summarise":
         new = bench_summarise(args.sizes, args.repeat)
