@@ -251,7 +251,14 @@ def test_a_lead_in_giving_reasons_is_graded_by_itself_not_by_a_grade_the_paragra
      "2. Work with care leavers is too variable.\n",
      ["Thresholds between early help and social work services are not sufficiently understood.",
       "Work with care leavers is too variable."]),
-], ids=["footer-words-in-sentences", "contribute-to-the-annual-review", "summary-of-findings-after-context"])
+    # what a grade means, as the 2015 template words it, judges nothing
+    ("The Local Safeguarding Children Board is good\n"
+     "An LSCB that is good coordinates the activity of statutory partners and monitors the "
+     "effectiveness of local arrangements. Multi-agency training is effective.\n\n"
+     "The board's annual report is thorough and its challenge to partners is strong.\n",
+     ["The board's annual report is thorough and its challenge to partners is strong."]),
+], ids=["footer-words-in-sentences", "contribute-to-the-annual-review", "summary-of-findings-after-context",
+        "what-a-grade-means"])
 def test_these_sections_give_exactly_these_findings(body, expected):
     assert [f.text for f in findings_of(HEAD + body)] == expected
 
