@@ -396,7 +396,12 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
                 if section.mode in ("fixed", "narrative"):
                     sub = Section(heading, section.mode, section.judgement, section.grade)
                 continue
-            if match.area:
+            if match.area and block.grade_text is None and top.mode == "fixed":
+                # an area named without a grade inside a list ("Priority and immediate
+                # action" / "Leadership, management and governance" / "1. Ensure ..."):
+                # a label of the list's items, which keep the list's judgement
+                sub = Section(heading, top.mode, top.judgement, top.grade)
+            elif match.area:
                 top = Section(heading, "narrative", None, grade_name(block.grade_text), area=True)
                 sub = None
             elif match.rule.level == 2 and top.area and top.mode == "narrative":

@@ -360,3 +360,15 @@ def test_a_footnote_on_a_line_of_its_own_is_dropped_not_taken_for_its_marker(bel
     text = clean_pages([page(*lines)])
     assert "◼ The quality of plans for children in need" in text
     assert ("Joint targeted area inspection" in text or "show a rise" in text) is kept
+
+
+def test_an_area_named_without_a_grade_inside_a_list_labels_its_items():
+    # Sandwell 2015: the priority actions had become sentences judged by wording, 4 of 5
+    # of them strengths, under a narrative section named after the area
+    text = HEAD + ("Priority and immediate action\n"
+                   "Leadership, management and governance\n"
+                   "1. Undertake an immediate review of all child sexual exploitation cases.\n"
+                   "2. Ensure that case file auditing processes are robust.\n")
+    findings = findings_of(text)
+    assert [(f.section, f.subsection, f.judgement, f.judged_by) for f in findings] == [
+        ("Priority and immediate action", "Leadership, management and governance", "priority_action", "heading")] * 2
