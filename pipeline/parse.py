@@ -247,11 +247,13 @@ def build_blocks(text: str, lines: list[Line | None], layout: Layout) -> list[Bl
             i += used
             # A grade on the line after a judgement-area heading.
             if match is not None and match.area and not match.grade:
-                nxt = lines[i] if i < len(lines) else None
+                # or after a blank line: a grade in a paragraph of its own (DOCX, HTML copies)
+                k = i + 1 if i < len(lines) and lines[i] is None else i
+                nxt = lines[k] if k < len(lines) else None
                 if nxt is not None and GRADE_LINE.fullmatch(nxt.body(text)):
                     block.grade_text = nxt.body(text)
                     block.lines.append(nxt)
-                    i += 1
+                    i = k + 1
             elif match is not None and match.area:
                 block.grade_text = match.grade
             blocks.append(block)
@@ -396,10 +398,14 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
                 if section.mode in ("fixed", "narrative"):
                     sub = Section(heading, section.mode, section.judgement, section.grade)
                 continue
-            if match.area and block.grade_text is None and top.mode == "fixed":
+            if match.area and block.grade_text is None and top.mode == "fixed" \
+                    and not normalise_heading(top.heading or "").startswith("what needs to improve") \
+                    and n + 1 < len(blocks) and blocks[n + 1].kind == "item":
                 # an area named without a grade inside a list ("Priority and immediate
                 # action" / "Leadership, management and governance" / "1. Ensure ..."):
-                # a label of the list's items, which keep the list's judgement
+                # a label of the list's items, which keep the list's judgement. Not after
+                # "What needs to improve?": there the areas of a report follow, and one
+                # whose grade was lost must not turn the report into improvements
                 sub = Section(heading, top.mode, top.judgement, top.grade)
             elif match.area:
                 top = Section(heading, "narrative", None, grade_name(block.grade_text), area=True)

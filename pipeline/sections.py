@@ -236,7 +236,7 @@ BOILERPLATE = Template(
     r"no areas? (?:were|was|have been|has been) identified for (?:immediate|priority)[^.;:]*[.;]?\s*$|"
     # the grade of an LSCB as its definition words it ("... are good"), and what a grade means
     r"the arrangements in place to evaluate the effectiveness of what is done by the authority[^.]*\.?\s*$|"
-    rf"an? (?:lscb|local safeguarding children board|local authority) that is {GRADE}\b|"
+    rf"an? (?:lscb|local safeguarding children board|local authority) that (?:is |are )?{GRADE}\b|"
     # the footnote of areas for improvement since 2025, in a copy that is not a PDF
     rf"{AREAS_FOOTNOTE}|"
     r"this statutory guidance sets out the purpose)",

@@ -372,3 +372,15 @@ def test_an_area_named_without_a_grade_inside_a_list_labels_its_items():
     findings = findings_of(text)
     assert [(f.section, f.subsection, f.judgement, f.judged_by) for f in findings] == [
         ("Priority and immediate action", "Leadership, management and governance", "priority_action", "heading")] * 2
+
+
+@pytest.mark.parametrize("grade", ["", "\n\nGood"])
+def test_a_report_area_after_what_needs_to_improve_is_no_label_of_the_list(grade):
+    # an ILACS area whose grade is lost, or stands in a paragraph of its own (DOCX, HTML)
+    text = HEAD + ("What needs to improve?\n"
+                   "◼ The quality of plans for children in need\n\n"
+                   "The experiences and progress of children who need help and protection" + grade + "\n\n"
+                   "1. Children are seen promptly. Their plans are reviewed well.\n")
+    findings = findings_of(text)
+    assert [(f.judgement, f.unit) for f in findings][1:] == [("strength", "sentence"), ("strength", "sentence")]
+    assert findings[1].grade == ("good" if grade else None)
