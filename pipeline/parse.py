@@ -396,7 +396,10 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
                 # A heading the catalogue does not know: a subsection of a
                 # finding-bearing section, otherwise part of what surrounds it.
                 if section.mode in ("fixed", "narrative"):
-                    sub = Section(heading, section.mode, section.judgement, section.grade)
+                    # a lead-in that gives reasons states its own grade ("Children's
+                    # services in X require improvement because:"), as a paragraph's does
+                    grade = grade_name(_reason_grade(heading)) if _BECAUSE.search(heading) else None
+                    sub = Section(heading, section.mode, section.judgement, grade or section.grade)
                 continue
             if match.area and block.grade_text is None and top.mode == "fixed" \
                     and not normalise_heading(top.heading or "").startswith("what needs to improve") \
@@ -453,7 +456,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
                 # Its grade is the paragraph's ("... requires improvement. The report
                 # outlined:"), but a lead-in that gives reasons states its own ("... is
                 # not yet good because"): the paragraph may recall an earlier grade.
-                grade = grade_name(_grade_in(last if _BECAUSE.search(last) else joined)) or top.grade
+                grade = grade_name(_reason_grade(last) if _BECAUSE.search(last) else _grade_in(joined)) or top.grade
                 sub = Section(last.strip(), "narrative", None, grade)
                 section = sub
                 spans = spans[:-1]
@@ -481,6 +484,15 @@ def _grade_in(text: str) -> str | None:
     if re.search(r"requires? improvement to be good", text, re.I):
         return "requires improvement to be good"
     return None
+
+
+def _reason_grade(lead_in: str) -> str | None:
+    """The grade a lead-in that gives reasons states: "... require improvement because:"
+    says it without "to be good" (2014-15 reports), and states nothing else."""
+    found = _grade_in(lead_in)
+    if found is None and re.search(r"\brequires? improvement\b", lead_in, re.I):
+        return "requires improvement"
+    return found
 
 
 # ---------------------------------------------------------------- a document

@@ -384,3 +384,14 @@ def test_a_report_area_after_what_needs_to_improve_is_no_label_of_the_list(grade
     findings = findings_of(text)
     assert [(f.judgement, f.unit) for f in findings][1:] == [("strength", "sentence"), ("strength", "sentence")]
     assert findings[1].grade == ("good" if grade else None)
+
+
+@pytest.mark.parametrize("lead_in, grade", [
+    ("Children's services in Exampleshire require improvement because:", "requires_improvement"),
+    ("Children's services in Exampleshire are inadequate because:", "inadequate"),
+])
+def test_a_lead_in_that_gives_reasons_gives_its_findings_its_grade(lead_in, grade):
+    text = HEAD + ("The local authority\nSummary of findings\n" + lead_in + "\n"
+                   "1. Thresholds between early help and social work services are not understood.\n"
+                   "2. Work with care leavers is too variable.\n")
+    assert {(f.subsection, f.grade) for f in findings_of(text)} == {(lead_in, grade)}
