@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
+from .characters import PLAIN
 from .errors import InputError
 from .surrogates import has_lone_surrogate, printable
 
@@ -173,18 +174,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
-# Spaces and hyphens that are not the plain ones, soft hyphens and zero-width spaces:
-# rules written with a plain space or hyphen, or a whole word, must match them (reports
-# of 2020-25 set U+202F between words, "alone\u202fby social workers"; a 2026 letter
-# writes "long\u2011term").
-_PLAIN = str.maketrans({"\ufffe": "-", "\u2010": "-", "\u2011": "-", "\u00ad": None, "\u200b": None,
-                        **{space: " " for space in "\u00a0\u2002\u2003\u2007\u2008\u2009\u200a\u202f"}})
-
-
 def normalise_text(text: str) -> str:
     """One newline convention, plain spaces and hyphens, no control characters, no BOM."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    text = text.translate(_PLAIN)
+    text = text.translate(PLAIN)
     text = _SURROGATE.sub("\ufffd", text)  # halves of characters cannot be written as UTF-8
     return _CONTROL.sub("", text)
 

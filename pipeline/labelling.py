@@ -170,11 +170,12 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
                 record.update(judgement=judgement, judged_by=judged_by)
             relabelled[existing[rid]] = (line, record)
             continue
-        twin = by_text.get(text_key(text))
+        key = text_key(text)
+        twin = by_text.get(key)
         if twin is not None:
             twins.append((rid, line, twin[0], twin[1] != themes))
         else:   # a second row of the table with this text is a twin of this one
-            by_text[text_key(text)] = (rid, themes)
+            by_text[key] = (rid, themes)
         new.append((line, record))
     if not new and not relabelled:
         raise LabelsError("no labelled rows to import", path=str(table),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .characters import PLAIN
 from .errors import LabelsError
 from .judgement import JUDGEMENTS, judgement_id
 from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate, printable
@@ -313,15 +314,14 @@ def labelled_from(rows: Iterable[tuple[int, dict]], path: str | Path, taxonomy: 
 
 # Two versions of the segmenter may give one finding's text with other spaces, hyphens
 # or mended line breaks ("2013– 14" then "2013–14", U+202F then a space): a finding is
-# known as labelled by its text with white space collapsed, none beside a hyphen or
-# dash, and its hyphens made plain ("every day" and "everyday" stay apart).
-_PLAIN_HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u00ad": None, "\u200b": None})
+# known as labelled by its text with the reader's characters made plain, white space
+# collapsed and none beside a hyphen or dash ("every day" and "everyday" stay apart).
 _AROUND_DASH = re.compile(r" ?([-–—]) ?")
 
 
 def text_key(text: str) -> str:
     """A finding's text as compared with the labelled ones."""
-    return _AROUND_DASH.sub(r"\1", " ".join(str(text).translate(_PLAIN_HYPHENS).split()))
+    return _AROUND_DASH.sub(r"\1", " ".join(str(text).translate(PLAIN).split()))
 
 
 def sample_per_letter(findings: Iterable[dict], per_letter: int, seed: int) -> list[dict]:
