@@ -334,6 +334,10 @@ class Section:
     grade: str | None = None
     area: bool = False
 
+    def titled(self, start: str) -> bool:
+        """Whether the heading, normalised, begins with ``start``."""
+        return normalise_heading(self.heading or "").startswith(start)
+
 
 @dataclass
 class Finding:
@@ -380,7 +384,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
     table_rows = 0   # judgement areas in a row with nothing between them: a table of grades
     for n, block in enumerate(blocks):
         if not (block.kind == "heading" and block.heading is not None and block.heading.area):
-            if table_rows >= 3 and not normalise_heading(top.heading or "").startswith("overall effectiveness"):
+            if table_rows >= 3 and not top.titled("overall effectiveness"):
                 # A table of grades without an overall effectiveness row (reports since
                 # late 2025): the summary after it, or a heading such as "Executive
                 # summary" that would nest there, is not the last row's area.
@@ -402,7 +406,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
                     sub = Section(heading, section.mode, section.judgement, grade or section.grade)
                 continue
             if match.area and block.grade_text is None and top.mode == "fixed" \
-                    and not normalise_heading(top.heading or "").startswith("what needs to improve") \
+                    and not top.titled("what needs to improve") \
                     and n + 1 < len(blocks) and blocks[n + 1].kind == "item":
                 # an area named without a grade inside a list ("Priority and immediate
                 # action" / "Leadership, management and governance" / "1. Ensure ..."):

@@ -45,13 +45,17 @@ segmented = {}
 for name in ("seeds", "corpus"):
     for r in rows(f"data/segmented/{name}.jsonl"):
         segmented[r["id"]] = r
-# each round's findings by their id at its sampling time: ids are the segmentation's of
-# that time, so two rounds may hold the same id for different findings
-TODO_FILES = {"corpus-sample": "todo_batch*.jsonl", "corpus-sample-2": "todo_round2_batch*.jsonl",
-              "corpus-sample-3": "todo_round3_batch*.jsonl", "corpus-sample-4": "todo_round4_batch*.jsonl",
-              "corpus-sample-5": "todo_round5_batch*.jsonl"}
+# Each labelling round: its label set, its annotators' files (NAME_batchB.jsonl, labelled
+# by NAME:batchB), the findings it drew (by their id at its sampling time: ids are the
+# segmentation's of that time, so two rounds may hold the same id for different findings)
+# and the tag its gold ids carry to stay unique (round 1's keep the finding's id).
+ROUNDS = (("corpus-sample", "pass1", "todo_batch*.jsonl", None),
+          ("corpus-sample-2", "round2", "todo_round2_batch*.jsonl", "#r2-"),
+          ("corpus-sample-3", "round3", "todo_round3_batch*.jsonl", "#r3-"),
+          ("corpus-sample-4", "round4", "todo_round4_batch*.jsonl", "#r4-"),
+          ("corpus-sample-5", "round5", "todo_round5_batch*.jsonl", "#r5-"))
 todos = {label_set: {r["id"]: r for path in sorted(P.glob(pattern)) for r in rows(path)}
-         for label_set, pattern in TODO_FILES.items()}
+         for label_set, _, pattern, _ in ROUNDS}
 # round 1's second pass and decisions carry round-1 ids; round 5's carry gold ids (#r5-)
 adjudicated = {r["id"]: r for name in ("adjudication.jsonl", "round5_adjudication.jsonl")
                for r in rows(P / name)}
@@ -74,22 +78,14 @@ for r in rows(P / "pass1_seeds.jsonl"):
         record["context"] = context
     gold.append(record)
 labelled: dict[str, list[tuple[str, str]]] = {}   # letter -> (round, text_key) of its labels
-# round 1: 12 findings per corpus document; round 2: 12 more, drawn from the rest
-for pass_file, label_set, prefix in (
-        [(P / f"pass1_batch{b}.jsonl", "corpus-sample", f"pass1:batch{b}") for b in range(1, 6)]
-        + [(P / f"round2_batch{b}.jsonl", "corpus-sample-2", f"round2:batch{b}") for b in range(1, 7)]
-        + [(P / f"round3_batch{b}.jsonl", "corpus-sample-3", f"round3:batch{b}") for b in range(1, 7)]
-        + [(P / f"round4_batch{b}.jsonl", "corpus-sample-4", f"round4:batch{b}") for b in range(1, 7)]
-        + [(P / f"round5_batch{b}.jsonl", "corpus-sample-5", f"round5:batch{b}") for b in range(1, 7)]):
+for pass_file, label_set, prefix, round_tag in (
+        (P / f"{name}_batch{b}.jsonl", label_set, f"{name}:batch{b}", round_tag)
+        for label_set, name, _, round_tag in ROUNDS for b in range(1, 7)):
     if not pass_file.exists():
         continue
     for r in rows(pass_file):
         t = todos[label_set][r["id"]]
         source = "corpus/" + t["letter_id"] + ".pdf"
-        # Ids are the finding ids at sampling time; segmentation changed between the
-        # rounds, so round-2 ids carry their round to stay unique.
-        round_tag = {"corpus-sample": None, "corpus-sample-2": "#r2-", "corpus-sample-3": "#r3-",
-                     "corpus-sample-4": "#r4-", "corpus-sample-5": "#r5-"}[label_set]
         gold_id = r["id"] if round_tag is None else r["id"].replace("#", round_tag)
         record = {"id": gold_id, "letter_id": t["letter_id"], "source": source,
                   "section": t["section"], "subsection": t["subsection"], "text": t["text"],
