@@ -114,6 +114,11 @@ _MARKER_LINE = re.compile(r"^\s*(\d{1,2})\s*$")
 _MARKER_TAIL = re.compile(r"[A-Za-z?)’'.:](\d{1,2})\s*$")
 
 
+# A footnote's marker left glued to a sentence's last stop or quote at a line's end
+# ("... safeguard children’.3"): a stop after a figure ("10.3") is a decimal point.
+_GLUED_MARKER = re.compile(r"(?<=[^\d\s][.’'”?!)])(\d{1,2})\s*$")
+
+
 def _footnote_markers(lines: list[str]) -> set[str]:
     """Footnote numbers referenced on a page: a superscript that pdfium puts on a
     line of its own ("What needs to improve?" / "1") or glued to a word ("board1")."""
@@ -177,6 +182,19 @@ def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
     return lines
 
 
+def _unmark(lines: list[str], dropped: list[str]) -> list[str]:
+    """The lines without the glued markers of the footnotes dropped from their page."""
+    numbers = {line.split()[0] for line in dropped
+               if _FOOTNOTE_START.match(line) or _MARKER_LINE.match(line)}
+    if not numbers:
+        return lines
+    kept = []
+    for line in lines:
+        glued = _GLUED_MARKER.search(line)
+        kept.append(line[:glued.start()] if glued is not None and glued.group(1) in numbers else line)
+    return kept
+
+
 def clean_pages(raw_pages: list[str]) -> str:
     """Join page texts into one text without page furniture."""
     pages = [p.translate(_CHAR_FIXES).replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -189,7 +207,9 @@ def clean_pages(raw_pages: list[str]) -> str:
         lines = _strip_page(lines, headers, footers, first=index == 0)
         lines = _drop_address_blocks(lines)
         markers |= _footnote_markers(lines[:-3])
-        lines = _drop_footnotes(_unglue_footnote(lines, markers), markers)
+        lines = _unglue_footnote(lines, markers)
+        kept_lines = _drop_footnotes(lines, markers)
+        lines = _unmark(kept_lines, lines[len(kept_lines):])
         # A footnote marker that pdfium set on a line of its own.
         lines = [line for line in lines if not _MARKER_LINE.match(line)]
         kept.extend(lines)

@@ -362,6 +362,26 @@ def test_a_footnote_on_a_line_of_its_own_is_dropped_not_taken_for_its_marker(bel
     assert ("Joint targeted area inspection" in text or "show a rise" in text) is kept
 
 
+@pytest.mark.parametrize("line, kept", [
+    # the marker of the footnote below, glued to the sentence's quote and stop
+    ("Plans do not take account of ‘Working together to safeguard children’.3",
+     "Plans do not take account of ‘Working together to safeguard children’.\n"),
+    ("Core groups do not meet often enough to review plans.3", "to review plans.\n"),
+    # a decimal point, not a marker
+    ("Placement moves over a year fell from 13% to 10.3", "from 13% to 10.3\n"),
+])
+def test_a_footnote_marker_glued_to_a_sentence_end_goes_with_its_footnote(line, kept):
+    lines = [*BODY, line, "Managers review the progress of plans regularly.",
+             "3 Working together to safeguard children, Department for Education, March 2013."]
+    text = clean_pages([page(*lines)])
+    assert kept in text and "Department for Education" not in text
+
+
+def test_a_glued_number_without_its_footnote_on_the_page_stays():
+    lines = [*BODY, "Core groups do not meet often enough to review plans.3", "Managers act."]
+    assert "to review plans.3\n" in clean_pages([page(*lines)])
+
+
 def test_an_area_named_without_a_grade_inside_a_list_labels_its_items():
     # Sandwell 2015: the priority actions had become sentences judged by wording, 4 of 5
     # of them strengths, under a narrative section named after the area
