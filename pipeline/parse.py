@@ -402,8 +402,10 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
                 if section.mode in ("fixed", "narrative"):
                     # a lead-in that gives reasons states its own grade ("Children's
                     # services in X require improvement because:"), as a paragraph's does
+                    # A heading after a lead-in's list is its sibling: the lead-in's grade
+                    # is not the heading's.
                     grade = grade_name(_reason_grade(heading)) if _BECAUSE.search(heading) else None
-                    sub = Section(heading, section.mode, section.judgement, grade or section.grade)
+                    sub = Section(heading, section.mode, section.judgement, grade or top.grade)
                 continue
             if match.area and block.grade_text is None and top.mode == "fixed" \
                     and not top.titled("what needs to improve") \
@@ -477,7 +479,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
     return findings, warnings
 
 
-_GRADE_IN = re.compile(r"\b(?:rated as|judged(?: to be)?|is|was|are|requires|as)\s+"
+_GRADE_IN = re.compile(r"\b(?:rated as|judged(?: to be)?|is|was|are|requires|as)\s+(?:(?:now|still)\s+)?"
                        r"(outstanding|good|inadequate|requires? improvement to be good)\b", re.I)
 
 
@@ -490,13 +492,20 @@ def _grade_in(text: str) -> str | None:
     return None
 
 
+# the lead-in's own verb: not a negated one ("no longer require improvement") nor a
+# recalled grade ("services judged to require improvement are now good")
+_BARE_REQUIRES_IMPROVEMENT = re.compile(
+    r"(?<!\bnot )(?<!\bnever )(?<!\bno longer )(?<!\bto )\brequires? improvement\b", re.I)
+
+
 def _reason_grade(lead_in: str) -> str | None:
     """The grade a lead-in that gives reasons states: "... require improvement because:"
-    says it without "to be good" (2014-15 reports), and states nothing else."""
-    found = _grade_in(lead_in)
-    if found is None and re.search(r"\brequires? improvement\b", lead_in, re.I):
-        return "requires improvement"
-    return found
+    says it without "to be good" (2014-15 reports). Of two grades, the one nearer
+    "because" is the lead-in's ("... were inadequate and now require improvement
+    because:"); the other is recalled."""
+    found = [(m.start(), m.group(1)) for m in _GRADE_IN.finditer(lead_in)]
+    found += [(m.start(), "requires improvement") for m in _BARE_REQUIRES_IMPROVEMENT.finditer(lead_in)]
+    return max(found)[1] if found else None
 
 
 # ---------------------------------------------------------------- a document

@@ -415,3 +415,24 @@ def test_a_lead_in_that_gives_reasons_gives_its_findings_its_grade(lead_in, grad
                    "1. Thresholds between early help and social work services are not understood.\n"
                    "2. Work with care leavers is too variable.\n")
     assert {(f.subsection, f.grade) for f in findings_of(text)} == {(lead_in, grade)}
+
+
+@pytest.mark.parametrize("lead_in, grade", [
+    # a heading of its own: no colon, blank lines round it
+    ("Children's services are inadequate because", "inadequate"),
+    ("Children's services require improvement because", "requires_improvement"),
+    # a grade denied or recalled is none the lead-in states
+    ("Children's services in Exampleshire no longer require improvement because:", None),
+    ("Children's services in Exampleshire do not require improvement because:", None),
+    # of two grades, the one the lead-in gives reasons for
+    ("Services judged to require improvement are now good because:", "good"),
+    ("Services were judged inadequate and now require improvement because:", "requires_improvement"),
+    ("Services were judged to be good but are now inadequate because:", "inadequate"),
+])
+def test_a_reason_lead_in_as_a_heading_and_its_denied_grades(lead_in, grade):
+    text = HEAD + ("The local authority\nSummary of findings\n\n" + lead_in + "\n\n"
+                   "1. Thresholds between early help and social work services are not understood.\n"
+                   "2. Work with care leavers is too variable.\n\nMissing children\n\n"
+                   "Return home interviews are completed promptly and are of good quality.\n")
+    findings = findings_of(text)
+    assert [(f.subsection, f.grade) for f in findings] == [(lead_in, grade)] * 2 + [("Missing children", None)]
