@@ -492,10 +492,13 @@ def _grade_in(text: str) -> str | None:
     return None
 
 
-# the lead-in's own verb: not a negated one ("no longer require improvement") nor a
-# recalled grade ("services judged to require improvement are now good")
-_BARE_REQUIRES_IMPROVEMENT = re.compile(
-    r"(?<!\bnot )(?<!\bnever )(?<!\bno longer )(?<!\bto )\brequires? improvement\b", re.I)
+# "require(s) improvement" as a lead-in's verb, without "to be good" (2014-15 reports).
+# A recalled grade ("services judged to require improvement are now good") loses to the
+# later one; "judged to require improvement because" is the lead-in's own.
+_BARE_REQUIRES_IMPROVEMENT = re.compile(r"\brequires? improvement\b", re.I)
+# a grade denied: "no longer require improvement", "are not judged inadequate"
+_DENIED = re.compile(r"(?:\bnot|\bnever|\bno longer|n[’']t)\s+"
+                     r"(?:(?:been\s+|be\s+)?(?:judged|found|rated)\s+(?:to\s+)?)?$", re.I)
 
 
 def _reason_grade(lead_in: str) -> str | None:
@@ -505,6 +508,7 @@ def _reason_grade(lead_in: str) -> str | None:
     because:"); the other is recalled."""
     found = [(m.start(), m.group(1)) for m in _GRADE_IN.finditer(lead_in)]
     found += [(m.start(), "requires improvement") for m in _BARE_REQUIRES_IMPROVEMENT.finditer(lead_in)]
+    found = [(start, grade) for start, grade in found if not _DENIED.search(lead_in[:start])]
     return max(found)[1] if found else None
 
 

@@ -115,8 +115,21 @@ _MARKER_TAIL = re.compile(r"[A-Za-z?)’'.:](\d{1,2})\s*$")
 
 
 # A footnote's marker left glued to a sentence's last stop or quote at a line's end
-# ("... safeguard children’.3"): a stop after a figure ("10.3") is a decimal point.
-_GLUED_MARKER = re.compile(r"(?<=[^\d\s][.’'”?!)])(\d{1,2})\s*$")
+# ("... safeguard children’.3", "What needs to improve?1"): a stop after a figure
+# ("10.3") is a decimal point, and one after a letter or an abbreviation ("s.47",
+# "Appendix A.1", "p.12", "para.3") numbers something.
+_GLUED_MARKER = re.compile(r"""(?:\b([^\W\d_]+)[.?!]|\S[’'”")]|[’'”")][.?!])(\d{1,2})\s*$""")
+_NUMBERING = {"para", "paras", "sect", "fig", "figs", "vol", "ref", "reg", "regs", "sch", "art",
+              "app", "ver", "nos", "no", "p", "pp", "s", "ss"}
+
+
+def _glued_marker(line: str) -> re.Match | None:
+    """The marker glued to the line's end, if it looks like one (see _GLUED_MARKER)."""
+    glued = _GLUED_MARKER.search(line)
+    if glued is None or glued.group(1) is not None and (
+            len(glued.group(1)) < 3 or glued.group(1).lower() in _NUMBERING):
+        return None
+    return glued
 
 
 def _footnote_markers(lines: list[str]) -> set[str]:
@@ -190,8 +203,8 @@ def _unmark(lines: list[str], dropped: list[str]) -> list[str]:
         return lines
     kept = []
     for line in lines:
-        glued = _GLUED_MARKER.search(line)
-        kept.append(line[:glued.start()] if glued is not None and glued.group(1) in numbers else line)
+        glued = _glued_marker(line)
+        kept.append(line[:glued.start(2)] if glued is not None and glued.group(2) in numbers else line)
     return kept
 
 

@@ -369,6 +369,13 @@ def test_a_footnote_on_a_line_of_its_own_is_dropped_not_taken_for_its_marker(bel
     ("Core groups do not meet often enough to review plans.3", "to review plans.\n"),
     # a decimal point, not a marker
     ("Placement moves over a year fell from 13% to 10.3", "from 13% to 10.3\n"),
+    # Newham 2026: the marker of the heading's footnote
+    ("What needs to improve?3", "What needs to improve?\n"),
+    ("Plans follow Working Together (2018)3", "Working Together (2018)\n"),
+    # a stop after a letter or an abbreviation numbers something
+    ("Strategy discussions are held under s.3", "under s.3\n"),
+    ("Its terms are set out in Appendix A.3", "Appendix A.3\n"),
+    ("Its terms are set out at para.3", "para.3\n"),
 ])
 def test_a_footnote_marker_glued_to_a_sentence_end_goes_with_its_footnote(line, kept):
     lines = [*BODY, line, "Managers review the progress of plans regularly.",
@@ -377,8 +384,9 @@ def test_a_footnote_marker_glued_to_a_sentence_end_goes_with_its_footnote(line, 
     assert kept in text and "Department for Education" not in text
 
 
-def test_a_glued_number_without_its_footnote_on_the_page_stays():
-    lines = [*BODY, "Core groups do not meet often enough to review plans.3", "Managers act."]
+@pytest.mark.parametrize("footnote", [[], ["4 Working together to safeguard children, Department for Education."]])
+def test_a_glued_number_without_its_footnote_on_the_page_stays(footnote):
+    lines = [*BODY, "Core groups do not meet often enough to review plans.3", "Managers act.", *footnote]
     assert "to review plans.3\n" in clean_pages([page(*lines)])
 
 
@@ -428,6 +436,13 @@ def test_a_lead_in_that_gives_reasons_gives_its_findings_its_grade(lead_in, grad
     ("Services judged to require improvement are now good because:", "good"),
     ("Services were judged inadequate and now require improvement because:", "requires_improvement"),
     ("Services were judged to be good but are now inadequate because:", "inadequate"),
+    # 'to require improvement' is the lead-in's own grade unless a later one recalls it
+    ("Children's services are judged to require improvement because:", "requires_improvement"),
+    ("Services were judged to be inadequate and are now judged to require improvement because:",
+     "requires_improvement"),
+    ("Children's services don't require improvement because:", None),
+    ("Children's services are no longer judged inadequate because:", None),
+    ("Children's services are not judged to require improvement because:", None),
 ])
 def test_a_reason_lead_in_as_a_heading_and_its_denied_grades(lead_in, grade):
     text = HEAD + ("The local authority\nSummary of findings\n\n" + lead_in + "\n\n"
