@@ -111,11 +111,12 @@ def _as_lists(matrix: np.ndarray, themes) -> list[list[str]]:
 
 def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path: Path | None,
                  params: dict, folds: int, taxonomy: Taxonomy, patterns: Path,
-                 progress=None, held_out_set: str | None = None) -> str:
+                 progress=None, held_out_set: str | list[str] | None = None) -> str:
     started = time.perf_counter()
     rules = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
     data = load_dataset(labels, taxonomy, rules)
-    held_out_rows = held_out_findings(data, held_out_set, labels)
+    held_out_sets = [held_out_set] if isinstance(held_out_set, str) else list(held_out_set or [])
+    held_out_rows = held_out_findings(data, held_out_sets, labels)
     rule_results = rules.tag([f.text for f in data.findings])
     groups = letter_groups(data)
     # as many folds as asked where there are letters enough: the figures record the folds run
@@ -130,7 +131,7 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     scores = {name: theme_scores(gold, predicted, taxonomy.ids) for name, predicted in predictions.items()}
     held_out = None
     if held_out_rows:
-        held_out = _held_out_scores(data, gold, predictions, taxonomy, held_out_set, held_out_rows)
+        held_out = _held_out_scores(data, gold, predictions, taxonomy, held_out_sets, held_out_rows)
 
     records, judgements, letters = judgement_examples(data)
     group_of = dict(zip(data.groups, groups))
@@ -169,39 +170,54 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
                      option={path: option for path, (option, _) in files.items()})
     seconds = time.perf_counter() - started
     c = metrics["combined"]
-    apart = (f"; on set {held_out['set']} combined micro-F1 {held_out['combined']['micro_f1']:.3f}"
+    apart = (f"; on {_sets_named(held_out['sets'])} combined micro-F1 {held_out['combined']['micro_f1']:.3f}"
              if held_out else "")
     skipped = (f"warning: the findings of {labels} name no labelling set ('set'): no figures apart for "
-               f"{held_out_set!r} (evaluate.held_out_set)\n" if held_out_set and not held_out else "")
+               f"{', '.join(map(repr, held_out_sets))} (evaluate.held_out_set)\n"
+               if held_out_sets and not held_out else "")
     return skipped + (f"evaluate: {len(data.findings)} findings, {folds} folds grouped by letter; combined "
             f"micro-F1 {c['micro_f1']:.3f} macro-F1 {c['macro_f1']:.3f} (rules "
             f"{metrics['rules']['macro_f1']:.3f}, model {metrics['model']['macro_f1']:.3f} macro)"
             f"{apart} -> {metrics_path} ({seconds:.0f} s)")
 
 
-def held_out_findings(data: Dataset, name: str | None, labels: Path) -> list[int]:
-    """The findings of the labelling set scored apart. Labels with no sets at all (another
+def held_out_findings(data: Dataset, names: list[str], labels: Path) -> list[int]:
+    """The findings of the labelling sets scored apart. Labels with no sets at all (another
     project's) have none, and a warning says so; a set name the labels do not have is an
     error, before the folds are fitted."""
-    if not name:
+    if not names:
         return []
     sets = sorted({str(f.extra["set"]) for f in data.findings if f.extra.get("set")})
-    if sets and name not in sets:
-        raise LabelsError(f"no finding is in the set {name!r} (evaluate.held_out_set)", path=str(labels),
+    missing = [name for name in names if name not in sets]
+    if sets and missing:
+        raise LabelsError(f"no finding is in the set {missing[0]!r} (evaluate.held_out_set)", path=str(labels),
                           fix=f"the labels' sets are {', '.join(sets)}")
-    return [i for i, f in enumerate(data.findings) if f.extra.get("set") == name]
+    return [i for i, f in enumerate(data.findings) if f.extra.get("set") in names]
 
 
-def _held_out_scores(data: Dataset, gold, predictions: dict, taxonomy: Taxonomy, name: str,
+def _held_out_scores(data: Dataset, gold, predictions: dict, taxonomy: Taxonomy, names: list[str],
                      rows: list[int]) -> dict:
-    """The same out-of-fold decisions, scored on the findings of one labelling set only:
-    a set no rule was refined on shows what the rules' part of the figures owes to that."""
-    figures = {"set": name, "findings": len(rows), "letters": len({data.groups[i] for i in rows})}
-    for system, predicted in predictions.items():
-        _, micro, macro = theme_scores([gold[i] for i in rows], [predicted[i] for i in rows], taxonomy.ids)
-        figures[system] = {"micro_f1": micro["f1"], "micro_precision": micro["precision"],
-                           "micro_recall": micro["recall"], "macro_f1": macro["f1"]}
+    """The same out-of-fold decisions, scored on the findings of the sets held out only (and,
+    of several, on each): sets no rule was refined on show what the rules' part of the
+    figures owes to that."""
+    def scored(subset: list[int]) -> dict:
+        figures = {"findings": len(subset), "letters": len({data.groups[i] for i in subset})}
+        for system, predicted in predictions.items():
+            _, micro, macro = theme_scores([gold[i] for i in subset], [predicted[i] for i in subset],
+                                           taxonomy.ids)
+            figures[system] = {"micro_f1": micro["f1"], "micro_precision": micro["precision"],
+                               "micro_recall": micro["recall"], "macro_f1": macro["f1"]}
+        return figures
+
+    figures = {"set": " + ".join(names), "sets": list(names), **scored(rows)}
+    if len(names) > 1:
+        figures["by_set"] = {name: scored([i for i in rows if data.findings[i].extra.get("set") == name])
+                             for name in names}
     return figures
+
+
+def _sets_named(names: list[str]) -> str:
+    return f"set {names[0]}" if len(names) == 1 else f"sets {', '.join(names)}"
 
 
 def calibration_points(proba: np.ndarray, Y: np.ndarray, bins: int = 10) -> list[dict]:
@@ -233,9 +249,9 @@ def render_report(metrics: dict, scores: dict, taxonomy: Taxonomy) -> str:
         lines.append(f"| {theme} | {scores['combined'][0][theme]['support']} | " + " | ".join(row) + " |")
     if "held_out" in metrics:
         h = metrics["held_out"]
-        lines += ["", f"## On findings no rule was refined on (set {h['set']})", "",
-                  f"The same out-of-fold decisions, scored on the {h['findings']} findings of the set "
-                  f"{h['set']} ({h['letters']} letters). The model never saw their letters (the folds "
+        lines += ["", f"## On findings no rule was refined on ({_sets_named(h['sets'])})", "",
+                  f"The same out-of-fold decisions, scored on the {h['findings']} findings of the "
+                  f"{_sets_named(h['sets'])} ({h['letters']} letters). The model never saw their letters (the folds "
                   "are grouped by letter). The rules were written and pruned on the other labelling "
                   "rounds, which may hold other findings of the same letters, and never changed for "
                   "these findings. This is the closest estimate here for new letters; the figures "
@@ -245,6 +261,15 @@ def render_report(metrics: dict, scores: dict, taxonomy: Taxonomy) -> str:
             m = h[name]
             lines.append(f"| {name} | {m['micro_f1']:.3f} | {m['micro_precision']:.3f} | "
                          f"{m['micro_recall']:.3f} | {m['macro_f1']:.3f} |")
+        if "by_set" in h:
+            lines += ["", "Each set alone, micro-F1 / macro-F1 (a small set's figures move with a few "
+                      "findings):", "",
+                      "| set | findings | letters | rules | model | combined |", "|---|---|---|---|---|---|"]
+            for name, figures in h["by_set"].items():
+                cells = [f"{figures[system]['micro_f1']:.3f} / {figures[system]['macro_f1']:.3f}"
+                         for system in SYSTEMS]
+                lines.append(f"| {name} | {figures['findings']} | {figures['letters']} | "
+                             + " | ".join(cells) + " |")
     j = metrics["judgement"]
     lines += ["", "## Judgement of findings without a heading", ""]
     if "not_compared" in j:

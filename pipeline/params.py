@@ -34,7 +34,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     },
     "evaluate": {
         "folds": (int, 2, 20),
-        "held_out_set": (str,),
+        "held_out_set": ("names",),   # one labelling set, or a list of them
     },
     "tag": {
         "method": (str, ("combined", "rules")),
@@ -49,6 +49,12 @@ SCHEMA: dict[str, dict[str, tuple]] = {
 def _check(stage: str, key: str, value, spec: tuple, path: str):
     kind = spec[0]
     where = f"{stage}.{key}"
+    if kind == "names":
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+            raise ParamsError(f"{where} must be a name or a list of names, got {value!r}", path=path,
+                              fix=f"write {key}: NAME, or {key}: [NAME, NAME]")
+        return names
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):

@@ -415,10 +415,22 @@ def test_evaluate_scores_a_held_out_labelling_set_apart(project, runner):
     assert held_out["set"] == "round2" and held_out["findings"] == 26 and held_out["letters"] == 2
     assert {"rules", "model", "combined"} <= set(held_out)
     assert "## On findings no rule was refined on (set round2)" in (project / "e.md").read_text()
+    alone = held_out
+    # several sets: scored together and each alone
+    result = evaluate("[round2, round1]")
+    assert result.exit_code == 0, result.output
+    held_out = json.loads((project / "m.json").read_text())["held_out"]
+    assert held_out["sets"] == ["round2", "round1"] and held_out["findings"] == len(rows)
+    assert {name: figures["findings"] for name, figures in held_out["by_set"].items()} == \
+        {"round2": 26, "round1": len(rows) - 26}
+    assert held_out["by_set"]["round2"]["combined"] == alone["combined"]
+    report = (project / "e.md").read_text()
+    assert "(sets round2, round1)" in report and "| round2 | 26 | 2 |" in report
     # a set the labels do not have: a typo, refused before the folds are fitted
-    result = evaluate("round9")
-    assert result.exit_code == 1 and "no finding is in the set 'round9'" in result.stderr
-    assert "the labels' sets are round1, round2" in result.stderr
+    for named in ("round9", "[round2, round9]"):
+        result = evaluate(named)
+        assert result.exit_code == 1 and "no finding is in the set 'round9'" in result.stderr
+        assert "the labels' sets are round1, round2" in result.stderr
     # labels with no sets at all (another project's): the whole figures, and a warning
     result = evaluate("round2", write_labels(project / "plain.jsonl", labelled_rows()))
     assert result.exit_code == 0, result.output
@@ -568,6 +580,8 @@ def test_audit_finds_a_planted_labelling_error(project, runner):
     ("train:\n  colour: blue\n", "unknown parameter train.colour"),
     ("train:\n  word_ngrams: [3, 1]\n", "is not a range"),
     ("train: [\n", "not valid YAML"),
+    ("evaluate:\n  held_out_set: [round5, 6]\n", "evaluate.held_out_set must be a name or a list of names"),
+    ("evaluate:\n  held_out_set: []\n", "evaluate.held_out_set must be a name or a list of names"),
 ])
 def test_params_out_of_range_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "params.yaml"
