@@ -79,17 +79,19 @@ kept = {k: sum(d["kept"] == k for d in decisions) for k in ("first", "audit", "b
 print(f"adjudicated: {len(decisions)}; kept the gold label {kept['first']}, the relabel {kept['audit']}, "
       f"the union {kept['both']}, neither {kept['neither']}")
 
-# ---------------------------------------------------------------- round 5
-# 60 findings of round 5 (10 at random from each batch), labelled again blind.
-round5 = labelled_by_id("round5_batch*.jsonl")
-ids, a, b, ja, jb = compared(round5, [{**r, "id": r["id"].replace("#", "#r5-")}
-                                      for r in rows(P / "round5_pass2.jsonl")])
-per, micro, macro = theme_scores(a, b, taxonomy.ids)
-print(f"\n## Round 5 second pass\n\nfindings: {len(ids)}; micro-F1 between the passes (first pass as "
-      f"reference): {micro['f1']:.3f} (P {micro['precision']:.3f}, R {micro['recall']:.3f}); "
-      f"macro-F1 {macro['f1']:.3f}")
-print(f"judgement: same in {sum(x == y for x, y in zip(ja, jb))} of {len(ids)}; findings with any "
-      f"disagreement: {sum(set(x) != set(y) or u != v for x, y, u, v in zip(a, b, ja, jb))}")
-decisions = rows(P / "round5_adjudication.jsonl")
-print(f"adjudicated: {len(decisions)}; kept the first pass {sum(d['kept'] == 'first' for d in decisions)}, "
-      f"the second {sum(d['kept'] == 'second' for d in decisions)}")
+# ---------------------------------------------------------------- rounds 5 and 6
+# 60 findings of each round (10 at random from each batch), labelled again blind.
+for n in (5, 6):
+    labelled = labelled_by_id(f"round{n}_batch*.jsonl")
+    ids, a, b, ja, jb = compared(labelled, [{**r, "id": r["id"].replace("#", f"#r{n}-")}
+                                            for r in rows(P / f"round{n}_pass2.jsonl")])
+    per, micro, macro = theme_scores(a, b, taxonomy.ids)
+    print(f"\n## Round {n} second pass\n\nfindings: {len(ids)}; micro-F1 between the passes (first pass as "
+          f"reference): {micro['f1']:.3f} (P {micro['precision']:.3f}, R {micro['recall']:.3f}); "
+          f"macro-F1 {macro['f1']:.3f}")
+    print(f"judgement: same in {sum(x == y for x, y in zip(ja, jb))} of {len(ids)}; findings with any "
+          f"disagreement: {sum(set(x) != set(y) or u != v for x, y, u, v in zip(a, b, ja, jb))}")
+    decisions = rows(P / f"round{n}_adjudication.jsonl")
+    union = sum(d["kept"] == "both" for d in decisions)
+    print(f"adjudicated: {len(decisions)}; kept the first pass {sum(d['kept'] == 'first' for d in decisions)}, "
+          f"the second {sum(d['kept'] == 'second' for d in decisions)}" + (f", the union {union}" if union else ""))

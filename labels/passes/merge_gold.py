@@ -14,11 +14,14 @@ How the gold set was made (see labels/README.md):
 - round5_batch1-6.jsonl: a fifth (seed 2030, 8 per document), drawn by
   `sample_round.py 5 2030 8` after a review of the rules on rounds 1-4 had changed
   them; labelled after the changed patterns were fixed, so the rules never saw them.
+- round6_batch1-6.jsonl: a sixth (seed 2031, 8 per document), drawn by
+  `sample_round.py 6 2031 8` with the patterns unchanged since round 5.
 - pass2.jsonl: an independent second pass over 250 findings (220 corpus, 30 seed).
 - adjudication.jsonl: the decision on every finding where the passes disagreed.
 - round5_pass2.jsonl: an independent second pass over 60 findings of round 5 (10 drawn
   at random from each batch, todo_round5_pass2.jsonl); round5_adjudication.jsonl: the
-  decision on the 8 where the passes differed.
+  decision on the 8 where the passes differed. round6_pass2.jsonl and
+  round6_adjudication.jsonl: the same for round 6 (9 differed).
 - todo_audit.jsonl / audit_relabel.jsonl: the 300 gold findings the audit
   (`safeguarding-themes labels audit`) flagged most, relabelled blind (the labeller
   saw neither the gold label nor the model's); audit_adjudication.jsonl: the
@@ -47,21 +50,30 @@ for name in ("seeds", "corpus"):
         segmented[r["id"]] = r
 # Each labelling round: its label set, its annotators' files (NAME_batchB.jsonl, labelled
 # by NAME:batchB), the findings it drew (by their id at its sampling time: ids are the
-# segmentation's of that time, so two rounds may hold the same id for different findings)
-# and the tag its gold ids carry to stay unique (round 1's keep the finding's id).
-ROUNDS = (("corpus-sample", "pass1", "todo_batch*.jsonl", None),
-          ("corpus-sample-2", "round2", "todo_round2_batch*.jsonl", "#r2-"),
-          ("corpus-sample-3", "round3", "todo_round3_batch*.jsonl", "#r3-"),
-          ("corpus-sample-4", "round4", "todo_round4_batch*.jsonl", "#r4-"),
-          ("corpus-sample-5", "round5", "todo_round5_batch*.jsonl", "#r5-"))
+# segmentation's of that time, so two rounds may hold the same id for different findings),
+# the tag its gold ids carry to stay unique (round 1's keep the finding's id), and its
+# blind second pass (by the findings' ids) and adjudication (by gold ids), if any.
+ROUNDS = (("corpus-sample", "pass1", "todo_batch*.jsonl", None, "pass2.jsonl", "adjudication.jsonl"),
+          ("corpus-sample-2", "round2", "todo_round2_batch*.jsonl", "#r2-", None, None),
+          ("corpus-sample-3", "round3", "todo_round3_batch*.jsonl", "#r3-", None, None),
+          ("corpus-sample-4", "round4", "todo_round4_batch*.jsonl", "#r4-", None, None),
+          ("corpus-sample-5", "round5", "todo_round5_batch*.jsonl", "#r5-",
+           "round5_pass2.jsonl", "round5_adjudication.jsonl"),
+          ("corpus-sample-6", "round6", "todo_round6_batch*.jsonl", "#r6-",
+           "round6_pass2.jsonl", "round6_adjudication.jsonl"))
+
+
+def gold_id(finding_id: str, round_tag: str | None) -> str:
+    return finding_id if round_tag is None else finding_id.replace("#", round_tag)
+
+
 todos = {label_set: {r["id"]: r for path in sorted(P.glob(pattern)) for r in rows(path)}
-         for label_set, _, pattern, _ in ROUNDS}
-# round 1's second pass and decisions carry round-1 ids; round 5's carry gold ids (#r5-)
-adjudicated = {r["id"]: r for name in ("adjudication.jsonl", "round5_adjudication.jsonl")
-               for r in rows(P / name)}
+         for label_set, _, pattern, *_ in ROUNDS}
+adjudicated = {r["id"]: r for *_, adjudication in ROUNDS
+               if adjudication and (P / adjudication).exists() for r in rows(P / adjudication)}
 fixes = {r["id"]: r for r in rows(P / "judgement_fixes.jsonl")}
-second = ({r["id"] for r in rows(P / "pass2.jsonl")}
-          | {r["id"].replace("#", "#r5-") for r in rows(P / "round5_pass2.jsonl")})
+second = {gold_id(r["id"], round_tag) for _, _, _, round_tag, pass2, _ in ROUNDS
+          if pass2 and (P / pass2).exists() for r in rows(P / pass2)}
 audited = {r["id"] for r in rows(P / "audit_relabel.jsonl")}
 audit_decisions = {r["id"]: r for r in rows(P / "audit_adjudication.jsonl")}
 
@@ -80,14 +92,13 @@ for r in rows(P / "pass1_seeds.jsonl"):
 labelled: dict[str, list[tuple[str, str]]] = {}   # letter -> (round, text_key) of its labels
 for pass_file, label_set, prefix, round_tag in (
         (P / f"{name}_batch{b}.jsonl", label_set, f"{name}:batch{b}", round_tag)
-        for label_set, name, _, round_tag in ROUNDS for b in range(1, 7)):
+        for label_set, name, _, round_tag, *_ in ROUNDS for b in range(1, 7)):
     if not pass_file.exists():
         continue
     for r in rows(pass_file):
         t = todos[label_set][r["id"]]
         source = "corpus/" + t["letter_id"] + ".pdf"
-        gold_id = r["id"] if round_tag is None else r["id"].replace("#", round_tag)
-        record = {"id": gold_id, "letter_id": t["letter_id"], "source": source,
+        record = {"id": gold_id(r["id"], round_tag), "letter_id": t["letter_id"], "source": source,
                   "section": t["section"], "subsection": t["subsection"], "text": t["text"],
                   "judgement": r["judgement"],
                   "judged_by": "heading" if t["heading_judgement"] else "annotator",
@@ -104,7 +115,7 @@ for pass_file, label_set, prefix, round_tag in (
         earlier = next((k for other_round, k in labelled.get(record["letter_id"], ())
                         if other_round != label_set and (k.startswith(key) or key.startswith(k))), None)
         if earlier is not None:
-            print("skipped, labelled in an earlier round already:", gold_id)
+            print("skipped, labelled in an earlier round already:", record["id"])
             continue
         labelled.setdefault(record["letter_id"], []).append((label_set, key))
         gold.append(record)
