@@ -115,7 +115,7 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
     started = time.perf_counter()
     rules = RuleTagger(load_patterns(patterns, taxonomy), taxonomy)
     data = load_dataset(labels, taxonomy, rules)
-    held_out_sets = [held_out_set] if isinstance(held_out_set, str) else list(held_out_set or [])
+    held_out_sets = set_names(held_out_set)
     held_out_rows = held_out_findings(data, held_out_sets, labels)
     rule_results = rules.tag([f.text for f in data.findings])
     groups = letter_groups(data)
@@ -181,10 +181,17 @@ def run_evaluate(labels: Path, metrics_path: Path, plots_dir: Path, report_path:
             f"{apart} -> {metrics_path} ({seconds:.0f} s)")
 
 
-def held_out_findings(data: Dataset, names: list[str], labels: Path) -> list[int]:
+def set_names(value: str | list[str] | None) -> list[str]:
+    """``evaluate.held_out_set`` as a list of names: one name, or a list, each once."""
+    names = [value] if isinstance(value, str) else list(value or [])
+    return list(dict.fromkeys(names))
+
+
+def held_out_findings(data: Dataset, names: str | list[str] | None, labels: Path) -> list[int]:
     """The findings of the labelling sets scored apart. Labels with no sets at all (another
     project's) have none, and a warning says so; a set name the labels do not have is an
     error, before the folds are fitted."""
+    names = set_names(names)
     if not names:
         return []
     sets = sorted({str(f.extra["set"]) for f in data.findings if f.extra.get("set")})
@@ -211,8 +218,9 @@ def _held_out_scores(data: Dataset, gold, predictions: dict, taxonomy: Taxonomy,
 
     figures = {"set": " + ".join(names), "sets": list(names), **scored(rows)}
     if len(names) > 1:
-        figures["by_set"] = {name: scored([i for i in rows if data.findings[i].extra.get("set") == name])
-                             for name in names}
+        # a list, so that metrics.json (sorted keys) keeps the sets in the order named
+        figures["by_set"] = [{"set": name, **scored([i for i in rows if data.findings[i].extra.get("set") == name])}
+                             for name in names]
     return figures
 
 
@@ -265,10 +273,10 @@ def render_report(metrics: dict, scores: dict, taxonomy: Taxonomy) -> str:
             lines += ["", "Each set alone, micro-F1 / macro-F1 (a small set's figures move with a few "
                       "findings):", "",
                       "| set | findings | letters | rules | model | combined |", "|---|---|---|---|---|---|"]
-            for name, figures in h["by_set"].items():
+            for figures in h["by_set"]:
                 cells = [f"{figures[system]['micro_f1']:.3f} / {figures[system]['macro_f1']:.3f}"
                          for system in SYSTEMS]
-                lines.append(f"| {name} | {figures['findings']} | {figures['letters']} | "
+                lines.append(f"| {figures['set']} | {figures['findings']} | {figures['letters']} | "
                              + " | ".join(cells) + " |")
     j = metrics["judgement"]
     lines += ["", "## Judgement of findings without a heading", ""]

@@ -54,6 +54,10 @@ def _check(stage: str, key: str, value, spec: tuple, path: str):
         if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
             raise ParamsError(f"{where} must be a name or a list of names, got {value!r}", path=path,
                               fix=f"write {key}: NAME, or {key}: [NAME, NAME]")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ParamsError(f"{where} names {repeated[0]!r} twice", path=path,
+                              fix="name each labelling set once")
         return names
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

@@ -421,9 +421,9 @@ def test_evaluate_scores_a_held_out_labelling_set_apart(project, runner):
     assert result.exit_code == 0, result.output
     held_out = json.loads((project / "m.json").read_text())["held_out"]
     assert held_out["sets"] == ["round2", "round1"] and held_out["findings"] == len(rows)
-    assert {name: figures["findings"] for name, figures in held_out["by_set"].items()} == \
-        {"round2": 26, "round1": len(rows) - 26}
-    assert held_out["by_set"]["round2"]["combined"] == alone["combined"]
+    assert [(figures["set"], figures["findings"]) for figures in held_out["by_set"]] == \
+        [("round2", 26), ("round1", len(rows) - 26)]
+    assert held_out["by_set"][0]["combined"] == alone["combined"]
     report = (project / "e.md").read_text()
     assert "(sets round2, round1)" in report and "| round2 | 26 | 2 |" in report
     # a set the labels do not have: a typo, refused before the folds are fitted
@@ -436,6 +436,17 @@ def test_evaluate_scores_a_held_out_labelling_set_apart(project, runner):
     assert result.exit_code == 0, result.output
     assert "name no labelling set ('set'): no figures apart for 'round2'" in result.stderr
     assert "held_out" not in json.loads((project / "m.json").read_text())
+
+
+def test_held_out_sets_are_one_name_or_a_list_each_once():
+    from types import SimpleNamespace
+
+    from pipeline.evaluate import held_out_findings, set_names
+
+    data = SimpleNamespace(findings=[SimpleNamespace(extra={"set": name}) for name in ("r1", "r2", "r1", "r3")])
+    assert held_out_findings(data, "r1", Path("gold.jsonl")) == [0, 2]
+    assert held_out_findings(data, ["r3", "r1"], Path("gold.jsonl")) == [0, 2, 3]
+    assert set_names(["r2", "r1", "r2"]) == ["r2", "r1"] and set_names(None) == []
 
 
 def test_letters_that_share_a_finding_are_one_group_in_evaluate(project, runner, monkeypatch):
@@ -582,6 +593,7 @@ def test_audit_finds_a_planted_labelling_error(project, runner):
     ("train: [\n", "not valid YAML"),
     ("evaluate:\n  held_out_set: [round5, 6]\n", "evaluate.held_out_set must be a name or a list of names"),
     ("evaluate:\n  held_out_set: []\n", "evaluate.held_out_set must be a name or a list of names"),
+    ("evaluate:\n  held_out_set: [round5, round6, round5]\n", "evaluate.held_out_set names 'round5' twice"),
 ])
 def test_params_out_of_range_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "params.yaml"

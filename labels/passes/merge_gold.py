@@ -26,6 +26,9 @@ How the gold set was made (see labels/README.md):
   (`safeguarding-themes labels audit`) flagged most, relabelled blind (the labeller
   saw neither the gold label nor the model's); audit_adjudication.jsonl: the
   decision, read against the guidelines, wherever the two differed.
+- review_fixes.jsonl: labels that a review reading labels drawn at random found wrong
+  against the guidelines and the earlier gold (two of 60 round-6 labels), each with its
+  reason; the gold record keeps it as `review_fix`.
 - judgement_fixes.jsonl: judgements copied from a heading that a segmentation
   error had attached to the wrong section (the error is fixed in the parser).
 """
@@ -74,6 +77,8 @@ adjudicated = {r["id"]: r for *_, adjudication in ROUNDS
 fixes = {r["id"]: r for r in rows(P / "judgement_fixes.jsonl")}
 second = {gold_id(r["id"], round_tag) for _, _, _, round_tag, pass2, _ in ROUNDS
           if pass2 and (P / pass2).exists() for r in rows(P / pass2)}
+# labels a review of random labels found wrong (by gold id), each with its reason
+review_fixes = {r["id"]: r for r in rows(P / "review_fixes.jsonl")}
 audited = {r["id"] for r in rows(P / "audit_relabel.jsonl")}
 audit_decisions = {r["id"]: r for r in rows(P / "audit_adjudication.jsonl")}
 
@@ -133,6 +138,10 @@ for record in gold:
         decision = audit_decisions[record["id"]]
         record.update(themes=sorted(decision["themes"]), judgement=decision["judgement"],
                       audit_resolution=f"{decision['kept']}: {decision['reason']}")
+    if record["id"] in review_fixes:
+        fix = review_fixes[record["id"]]
+        record.update(themes=sorted(fix["themes"]), judgement=fix["judgement"],
+                      review_fix=f"{fix['found_by']}: {fix['reason']}")
     if record["id"] in fixes:
         record.update(judgement=fixes[record["id"]]["judgement"], judged_by="annotator"
                       if "narrative" in fixes[record["id"]]["reason"] else "heading",
@@ -144,7 +153,7 @@ if Path("labels/gold.jsonl").exists():
         if record.get("set") == "imported" and record["id"] not in merged_ids:
             gold.append(record)
 known = {record["id"] for record in gold}
-unknown = sorted((set(adjudicated) | set(fixes) | audited | set(audit_decisions)) - known)
+unknown = sorted((set(adjudicated) | set(fixes) | audited | set(audit_decisions) | set(review_fixes)) - known)
 assert not unknown, f"adjudications or fixes for ids not in the gold set: {unknown}"
 assert set(adjudicated) <= second, "an adjudicated finding was not in the second pass"
 with open("labels/gold.jsonl", "w", encoding="utf-8") as handle:
