@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> None:
 
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
     results.pop("machine", None)  # recorded per section and per size instead
-    earlier = {key: dict(section) for key, section in results.items()}
+    notes = {key: section.get("note") for key, section in results.items()}
     if args.benchmark == "train":
         results["train"] = bench_train(args.repeat)
         results["train"]["measured"] = time.strftime("%Y-%m-%d")
@@ -434,8 +434,9 @@ def main(argv: list[str] | None = None) -> None:
         results["summarise"] = {**new, "measured": time.strftime("%Y-%m-%d")}
     for key, section in results.items():
         # a note records history that a new run cannot measure again: it outlives the run
-        if (earlier.get(key) or {}).get("note") and not section.get("note"):
-            section["note"] = earlier[key]["note"]
+        # (to drop one, edit benchmarks/results.json)
+        if notes.get(key) and not section.get("note"):
+            section["note"] = notes[key]
     RESULTS_JSON.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     RESULTS_MD.write_text(render(results))
     print(render(results))

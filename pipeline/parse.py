@@ -400,12 +400,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
                 # A heading the catalogue does not know: a subsection of a
                 # finding-bearing section, otherwise part of what surrounds it.
                 if section.mode in ("fixed", "narrative"):
-                    # a lead-in that gives reasons states its own grade ("Children's
-                    # services in X require improvement because:"), as a paragraph's does
-                    # A heading after a lead-in's list is its sibling: the lead-in's grade
-                    # is not the heading's.
-                    grade = grade_name(_reason_grade(heading)) if _BECAUSE.search(heading) else None
-                    sub = Section(heading, section.mode, section.judgement, grade or top.grade)
+                    sub = _lead_in(heading, section, top)
                 continue
             if match.area and block.grade_text is None and top.mode == "fixed" \
                     and not top.titled("what needs to improve") \
@@ -439,7 +434,7 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
         if block.kind == "item" and block.marker != "number" or section.mode == "fixed":
             if introduces_list and _LEAD_IN.search(joined) and len(joined) < 300 \
                     and joined.rstrip().endswith(":"):
-                sub = Section(joined.strip(), section.mode, section.judgement, section.grade)
+                sub = _lead_in(joined.strip(), section, top)
                 continue
             ending = next((s for s, e in sentence_spans(joined) if ends_findings(joined[s:e])), None)
             if ending is not None:
@@ -477,6 +472,15 @@ def find_findings(text: str, blocks: list[Block], info: LetterInfo, start_mode: 
             add(section, judge(sentence) if judge else None, sentence, offsets[s], offsets[e - 1] + 1,
                 "sentence")
     return findings, warnings
+
+
+def _lead_in(text: str, section: Section, top: Section) -> Section:
+    """The subsection a lead-in or an unknown heading opens in ``section``. One that gives
+    reasons states its own grade ("Children's services in X require improvement
+    because:"); any other takes the area's, not that of a lead-in before it: after a
+    lead-in's list, the next is the lead-in's sibling, not its child."""
+    grade = grade_name(_reason_grade(text)) if _BECAUSE.search(text) else None
+    return Section(text, section.mode, section.judgement, grade or top.grade)
 
 
 _GRADE_IN = re.compile(r"\b(?:rated as|judged(?: to be)?|is|was|are|requires|as)\s+(?:(?:now|still)\s+)?"

@@ -117,10 +117,11 @@ _MARKER_TAIL = re.compile(r"[A-Za-z?)’'.:](\d{1,2})\s*$")
 # A footnote's marker left glued to a sentence's last stop or quote at a line's end
 # ("... safeguard children’.3", "What needs to improve?1"): a stop after a figure
 # ("10.3") is a decimal point, and one after a letter or an abbreviation ("s.47",
-# "Appendix A.1", "p.12", "para.3") numbers something.
+# "Appendix A.1", "p.12", "para.3") numbers something: a word of one or two letters
+# always, a longer one if it is a known abbreviation.
 _GLUED_MARKER = re.compile(r"""(?:\b([^\W\d_]+)[.?!]|\S[’'”")]|[’'”")][.?!])(\d{1,2})\s*$""")
 _NUMBERING = {"para", "paras", "sect", "fig", "figs", "vol", "ref", "reg", "regs", "sch", "art",
-              "app", "ver", "nos", "no", "p", "pp", "s", "ss"}
+              "app", "ver", "nos"}
 
 
 def _glued_marker(line: str) -> re.Match | None:
@@ -130,6 +131,14 @@ def _glued_marker(line: str) -> re.Match | None:
             len(glued.group(1)) < 3 or glued.group(1).lower() in _NUMBERING):
         return None
     return glued
+
+
+def _footnote_number(line: str) -> str | None:
+    """The number a line starts a footnote with ("3 Working together ...", or "3" alone),
+    if it does: not a date ("1 April 2018")."""
+    if _DATE_START.match(line) or not (_FOOTNOTE_START.match(line) or _MARKER_LINE.match(line)):
+        return None
+    return line.split()[0]
 
 
 def _footnote_markers(lines: list[str]) -> set[str]:
@@ -160,15 +169,14 @@ def _footnote_below(lines: list[str], number: str) -> bool:
     for line in lines:
         if _TEMPLATE_FOOTNOTE.match(line):
             return not line.split()[0].isdigit() or line.split()[0] == number
-        if _DATE_START.match(line):
-            continue
-        if (_FOOTNOTE_START.match(line) or _MARKER_LINE.match(line)) and line.split()[0] == number:
+        if _footnote_number(line) == number:
             return True
     return False
 
 
 def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
-    """Drop the footnote block at the foot of a page.
+    """Drop the footnote block at the foot of a page: the lines kept are a prefix of
+    ``lines``, so the rest is what was dropped.
 
     A footnote starts with a small number (not a date) that was referenced as a
     marker earlier, or that follows a line ending a sentence. Numbered paragraphs
@@ -179,12 +187,9 @@ def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
         line = lines[i]
         if _TEMPLATE_FOOTNOTE.match(line):
             return lines[:i]
-        if _DATE_START.match(line):
+        number = _footnote_number(line)
+        if number is None:
             continue
-        start = _FOOTNOTE_START.match(line) or _MARKER_LINE.match(line)
-        if not start:
-            continue
-        number = line.split()[0]
         if _MARKER_LINE.match(line) and _footnote_below(lines[i + 1:], number):
             # the superscript of a heading near the foot ("What needs to improve?" /
             # "1"), its footnote further down: cutting here would drop the list between
@@ -197,8 +202,7 @@ def _drop_footnotes(lines: list[str], markers: set[str]) -> list[str]:
 
 def _unmark(lines: list[str], dropped: list[str]) -> list[str]:
     """The lines without the glued markers of the footnotes dropped from their page."""
-    numbers = {line.split()[0] for line in dropped
-               if _FOOTNOTE_START.match(line) or _MARKER_LINE.match(line)}
+    numbers = {_footnote_number(line) for line in dropped} - {None}
     if not numbers:
         return lines
     kept = []

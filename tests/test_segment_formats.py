@@ -390,6 +390,15 @@ def test_a_glued_number_without_its_footnote_on_the_page_stays(footnote):
     assert "to review plans.3\n" in clean_pages([page(*lines)])
 
 
+def test_a_date_in_a_dropped_footnote_is_no_footnote_number():
+    # footnote 3's second line starts with a date: "1" is no footnote dropped from the page
+    lines = [*BODY, "Visits rose in the year to 31 March.1", "Managers review plans.",
+             "3 Working together to safeguard children, Department for Education, published on",
+             "1 April 2018 and revised since."]
+    text = clean_pages([page(*lines)])
+    assert "to 31 March.1\n" in text and "Department for Education" not in text
+
+
 def test_an_area_named_without_a_grade_inside_a_list_labels_its_items():
     # Sandwell 2015: the priority actions had become sentences judged by wording, 4 of 5
     # of them strengths, under a narrative section named after the area
@@ -451,3 +460,19 @@ def test_a_reason_lead_in_as_a_heading_and_its_denied_grades(lead_in, grade):
                    "Return home interviews are completed promptly and are of good quality.\n")
     findings = findings_of(text)
     assert [(f.subsection, f.grade) for f in findings] == [(lead_in, grade)] * 2 + [("Missing children", None)]
+
+
+@pytest.mark.parametrize("section", ["What needs to improve?", "Summary of findings"])
+def test_a_lead_in_after_a_reason_lead_in_s_list_is_its_sibling(section):
+    # in a fixed section as in a narrative one, the second lead-in does not take the
+    # first one's grade; a paragraph's lead-in that gives reasons states its own
+    text = HEAD + ("The local authority\n" + section + "\n\nChildren's services are inadequate because\n\n"
+                   "1. Thresholds between early help and social work services are not understood.\n\n"
+                   "The local authority should also:\n"
+                   "1. Ensure that plans are reviewed.\n\n"
+                   "Children's services require improvement because:\n"
+                   "1. Work with care leavers is too variable.\n")
+    assert [(f.subsection, f.grade) for f in findings_of(text)] == [
+        ("Children's services are inadequate because", "inadequate"),
+        ("The local authority should also:", None),
+        ("Children's services require improvement because:", "requires_improvement")]

@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, ".")
 from pipeline.metrics import theme_scores  # noqa: E402
 from pipeline.themes import load_taxonomy  # noqa: E402
+from rounds import ROUNDS  # noqa: E402  (this script's folder is on sys.path)
 
 P = Path("labels/passes")
 
@@ -80,18 +81,23 @@ print(f"adjudicated: {len(decisions)}; kept the gold label {kept['first']}, the 
       f"the union {kept['both']}, neither {kept['neither']}")
 
 # ---------------------------------------------------------------- rounds 5 and 6
-# 60 findings of each round (10 at random from each batch), labelled again blind.
-for n in (5, 6):
-    labelled = labelled_by_id(f"round{n}_batch*.jsonl")
-    ids, a, b, ja, jb = compared(labelled, [{**r, "id": r["id"].replace("#", f"#r{n}-")}
-                                            for r in rows(P / f"round{n}_pass2.jsonl")])
+# 60 findings of each later round with a second pass (10 at random from each batch),
+# labelled again blind.
+for round_ in ROUNDS:
+    if round_.tag is None or not round_.pass2:
+        continue   # round 1's second pass is above; rounds 2-4 had none
+    labelled = labelled_by_id(f"{round_.name}_batch*.jsonl")
+    ids, a, b, ja, jb = compared(labelled, [{**r, "id": round_.gold_id(r["id"])}
+                                            for r in rows(P / round_.pass2)])
     per, micro, macro = theme_scores(a, b, taxonomy.ids)
-    print(f"\n## Round {n} second pass\n\nfindings: {len(ids)}; micro-F1 between the passes (first pass as "
-          f"reference): {micro['f1']:.3f} (P {micro['precision']:.3f}, R {micro['recall']:.3f}); "
-          f"macro-F1 {macro['f1']:.3f}")
+    print(f"\n## Round {round_.name[len('round'):]} second pass\n\nfindings: {len(ids)}; micro-F1 between "
+          f"the passes (first pass as reference): {micro['f1']:.3f} (P {micro['precision']:.3f}, "
+          f"R {micro['recall']:.3f}); macro-F1 {macro['f1']:.3f}")
     print(f"judgement: same in {sum(x == y for x, y in zip(ja, jb))} of {len(ids)}; findings with any "
           f"disagreement: {sum(set(x) != set(y) or u != v for x, y, u, v in zip(a, b, ja, jb))}")
-    decisions = rows(P / f"round{n}_adjudication.jsonl")
-    union = sum(d["kept"] == "both" for d in decisions)
-    print(f"adjudicated: {len(decisions)}; kept the first pass {sum(d['kept'] == 'first' for d in decisions)}, "
-          f"the second {sum(d['kept'] == 'second' for d in decisions)}" + (f", the union {union}" if union else ""))
+    decisions = rows(P / round_.adjudication)
+    kept = {k: sum(d["kept"] == k for d in decisions) for k in ("first", "second", "both", "neither")}
+    assert sum(kept.values()) == len(decisions), "a decision whose 'kept' is not first, second, both or neither"
+    print(f"adjudicated: {len(decisions)}; kept the first pass {kept['first']}, the second {kept['second']}"
+          + "".join(f", the {label} {kept[k]}" for k, label in (("both", "union"), ("neither", "neither"))
+                    if kept[k]))

@@ -32,12 +32,14 @@ How the gold set was made (see labels/README.md):
 - judgement_fixes.jsonl: judgements copied from a heading that a segmentation
   error had attached to the wrong section (the error is fixed in the parser).
 """
+import itertools
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, ".")
 from pipeline.labelset import text_key  # noqa: E402
+from rounds import ROUNDS  # noqa: E402  (this script's folder is on sys.path)
 
 P = Path("labels/passes")
 
@@ -51,32 +53,11 @@ segmented = {}
 for name in ("seeds", "corpus"):
     for r in rows(f"data/segmented/{name}.jsonl"):
         segmented[r["id"]] = r
-# Each labelling round: its label set, its annotators' files (NAME_batchB.jsonl, labelled
-# by NAME:batchB), the findings it drew (by their id at its sampling time: ids are the
-# segmentation's of that time, so two rounds may hold the same id for different findings),
-# the tag its gold ids carry to stay unique (round 1's keep the finding's id), and its
-# blind second pass (by the findings' ids) and adjudication (by gold ids), if any.
-ROUNDS = (("corpus-sample", "pass1", "todo_batch*.jsonl", None, "pass2.jsonl", "adjudication.jsonl"),
-          ("corpus-sample-2", "round2", "todo_round2_batch*.jsonl", "#r2-", None, None),
-          ("corpus-sample-3", "round3", "todo_round3_batch*.jsonl", "#r3-", None, None),
-          ("corpus-sample-4", "round4", "todo_round4_batch*.jsonl", "#r4-", None, None),
-          ("corpus-sample-5", "round5", "todo_round5_batch*.jsonl", "#r5-",
-           "round5_pass2.jsonl", "round5_adjudication.jsonl"),
-          ("corpus-sample-6", "round6", "todo_round6_batch*.jsonl", "#r6-",
-           "round6_pass2.jsonl", "round6_adjudication.jsonl"))
-
-
-def gold_id(finding_id: str, round_tag: str | None) -> str:
-    return finding_id if round_tag is None else finding_id.replace("#", round_tag)
-
-
-todos = {label_set: {r["id"]: r for path in sorted(P.glob(pattern)) for r in rows(path)}
-         for label_set, _, pattern, *_ in ROUNDS}
-adjudicated = {r["id"]: r for *_, adjudication in ROUNDS
-               if adjudication and (P / adjudication).exists() for r in rows(P / adjudication)}
+todos = {round_.label_set: {r["id"]: r for path in sorted(P.glob(round_.todo)) for r in rows(path)}
+         for round_ in ROUNDS}
+adjudicated = {r["id"]: r for round_ in ROUNDS if round_.adjudication for r in rows(P / round_.adjudication)}
 fixes = {r["id"]: r for r in rows(P / "judgement_fixes.jsonl")}
-second = {gold_id(r["id"], round_tag) for _, _, _, round_tag, pass2, _ in ROUNDS
-          if pass2 and (P / pass2).exists() for r in rows(P / pass2)}
+second = {round_.gold_id(r["id"]) for round_ in ROUNDS if round_.pass2 for r in rows(P / round_.pass2)}
 # labels a review of random labels found wrong (by gold id), each with its reason
 review_fixes = {r["id"]: r for r in rows(P / "review_fixes.jsonl")}
 audited = {r["id"] for r in rows(P / "audit_relabel.jsonl")}
@@ -95,15 +76,14 @@ for r in rows(P / "pass1_seeds.jsonl"):
         record["context"] = context
     gold.append(record)
 labelled: dict[str, list[tuple[str, str]]] = {}   # letter -> (round, text_key) of its labels
-for pass_file, label_set, prefix, round_tag in (
-        (P / f"{name}_batch{b}.jsonl", label_set, f"{name}:batch{b}", round_tag)
-        for label_set, name, _, round_tag, *_ in ROUNDS for b in range(1, 7)):
+for round_, b in itertools.product(ROUNDS, range(1, 7)):   # up to six batches a round (round 1: five)
+    pass_file, label_set, prefix = P / f"{round_.name}_batch{b}.jsonl", round_.label_set, f"{round_.name}:batch{b}"
     if not pass_file.exists():
         continue
     for r in rows(pass_file):
         t = todos[label_set][r["id"]]
         source = "corpus/" + t["letter_id"] + ".pdf"
-        record = {"id": gold_id(r["id"], round_tag), "letter_id": t["letter_id"], "source": source,
+        record = {"id": round_.gold_id(r["id"]), "letter_id": t["letter_id"], "source": source,
                   "section": t["section"], "subsection": t["subsection"], "text": t["text"],
                   "judgement": r["judgement"],
                   "judged_by": "heading" if t["heading_judgement"] else "annotator",
