@@ -80,7 +80,7 @@ kept = {k: sum(d["kept"] == k for d in decisions) for k in ("first", "audit", "b
 print(f"adjudicated: {len(decisions)}; kept the gold label {kept['first']}, the relabel {kept['audit']}, "
       f"the union {kept['both']}, neither {kept['neither']}")
 
-# ---------------------------------------------------------------- rounds 5 and 6
+# ---------------------------------------------------------------- later rounds
 # 60 findings of each later round with a second pass (10 at random from each batch),
 # labelled again blind.
 for round_ in ROUNDS:

@@ -23,4 +23,6 @@ ROUNDS = (Round("corpus-sample", "pass1", "todo_batch*.jsonl", None, "pass2.json
           Round("corpus-sample-5", "round5", "todo_round5_batch*.jsonl", "#r5-",
                 "round5_pass2.jsonl", "round5_adjudication.jsonl"),
           Round("corpus-sample-6", "round6", "todo_round6_batch*.jsonl", "#r6-",
-                "round6_pass2.jsonl", "round6_adjudication.jsonl"))
+                "round6_pass2.jsonl", "round6_adjudication.jsonl"),
+          Round("corpus-sample-7", "round7", "todo_round7_batch*.jsonl", "#r7-",
+                "round7_pass2.jsonl", "round7_adjudication.jsonl"))
