@@ -26,15 +26,18 @@ def kappa(a, b):
     return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
 
 
+ROUND_OF = {round_.name: round_ for round_ in ROUNDS}   # a pass file's name starts with its round's
+
+
 def labelled_by_id(*patterns: str) -> dict[str, dict]:
     """Labels of the pass files matching ``patterns``, by gold id (later rounds' ids
     carry their round: "letter#r2-0007")."""
     found = {}
     for pattern in patterns:
         for path in sorted(P.glob(pattern)):
-            round_tag = path.name[len("round"):].split("_")[0] if path.name.startswith("round") else None
+            round_ = ROUND_OF[path.name.split("_")[0]]
             for r in rows(path):
-                found[r["id"].replace("#", f"#r{round_tag}-") if round_tag else r["id"]] = r
+                found[round_.gold_id(r["id"])] = r
     return found
 
 
