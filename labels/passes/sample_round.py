@@ -4,6 +4,7 @@
     python labels/passes/sample_round.py 5 2030 8     # 8 findings per document
     python labels/passes/sample_round.py 6 2031 8
     python labels/passes/sample_round.py 7 2032 8
+    python labels/passes/sample_round.py 8 2033 8
 
 takes, within each corpus document, 12 findings (or as many as given) at random
 (seed 2029) among those not yet in labels/gold.jsonl (by letter and text, white space
