@@ -485,12 +485,17 @@ def _lead_in(text: str, section: Section, top: Section) -> Section:
 
 _GRADE_IN = re.compile(r"\b(?:rated as|judged(?: to be)?|is|was|are|requires|as)\s+(?:(?:now|still)\s+)?"
                        r"(outstanding|good|inadequate|requires? improvement to be good)\b", re.I)
+_NOW = re.compile(r"\b(?:now|still)\s", re.I)
 
 
 def _grade_in(text: str) -> str | None:
-    match = _GRADE_IN.search(text)
-    if match:
-        return match.group(1)
+    """The grade a paragraph states. One it says holds now ("... were judged inadequate
+    in 2019 and are now good") beats one it recalls; a denied one ("is no longer judged
+    inadequate") is none; otherwise the first."""
+    found = [m for m in _GRADE_IN.finditer(text) if not _DENIED.search(text[:m.start()])]
+    if found:
+        current = [m for m in found if _NOW.search(m.group(0))]
+        return (current or found)[0].group(1)
     if re.search(r"requires? improvement to be good", text, re.I):
         return "requires improvement to be good"
     return None

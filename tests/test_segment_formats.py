@@ -476,3 +476,21 @@ def test_a_lead_in_after_a_reason_lead_in_s_list_is_its_sibling(section):
         ("Children's services are inadequate because", "inadequate"),
         ("The local authority should also:", None),
         ("Children's services require improvement because:", "requires_improvement")]
+
+
+@pytest.mark.parametrize("paragraph, grade", [
+    ("Services were judged inadequate in 2019. Inspectors found that:", "inadequate"),
+    # a grade the paragraph says holds now beats one it recalls, wherever each stands
+    ("Services were judged inadequate in 2019 and are now good. Inspectors found that:", "good"),
+    ("Services were judged good in 2019 and are now inadequate. Inspectors found that:", "inadequate"),
+    ("The local authority was inadequate in 2018 and is still inadequate. Inspectors found that:",
+     "inadequate"),
+    # a denied grade is none the paragraph states
+    ("Services are no longer judged inadequate. Inspectors found that:", None),
+    ("Services are no longer judged inadequate and are now good. Inspectors found that:", "good"),
+])
+def test_a_paragraph_lead_in_takes_the_grade_its_paragraph_says_holds(paragraph, grade):
+    text = HEAD + ("The local authority\nSummary of findings\n\n" + paragraph + "\n"
+                   "1. Thresholds between early help and social work services are not understood.\n"
+                   "2. Work with care leavers is too variable.\n")
+    assert {(f.subsection, f.grade) for f in findings_of(text)} == {("Inspectors found that:", grade)}
