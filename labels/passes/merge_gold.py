@@ -16,14 +16,15 @@ How the gold set was made (see labels/README.md):
   them; labelled after the changed patterns were fixed, so the rules never saw them.
 - round6_batch1-6.jsonl: a sixth (seed 2031, 8 per document), drawn by
   `sample_round.py 6 2031 8` with the patterns unchanged since round 5;
-  round7_batch1-6.jsonl: a seventh (seed 2032), `sample_round.py 7 2032 8`, the same way.
+  round7_batch1-6.jsonl: a seventh (seed 2032), `sample_round.py 7 2032 8`, the same way;
+  round8_batch1-6.jsonl: an eighth (seed 2033), `sample_round.py 8 2033 8`.
 - pass2.jsonl: an independent second pass over 250 findings (220 corpus, 30 seed).
 - adjudication.jsonl: the decision on every finding where the passes disagreed.
 - round5_pass2.jsonl: an independent second pass over 60 findings of round 5 (10 drawn
   at random from each batch, todo_round5_pass2.jsonl); round5_adjudication.jsonl: the
   decision on the 8 where the passes differed. round6_pass2.jsonl and
   round6_adjudication.jsonl: the same for round 6 (9 differed); round7_*: for round 7
-  (8 differed).
+  (8 differed); round8_*: for round 8 (12 differed).
 - todo_audit.jsonl / audit_relabel.jsonl: the 300 gold findings the audit
   (`safeguarding-themes labels audit`) flagged most, relabelled blind (the labeller
   saw neither the gold label nor the model's); audit_adjudication.jsonl: the

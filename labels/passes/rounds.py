@@ -25,4 +25,6 @@ ROUNDS = (Round("corpus-sample", "pass1", "todo_batch*.jsonl", None, "pass2.json
           Round("corpus-sample-6", "round6", "todo_round6_batch*.jsonl", "#r6-",
                 "round6_pass2.jsonl", "round6_adjudication.jsonl"),
           Round("corpus-sample-7", "round7", "todo_round7_batch*.jsonl", "#r7-",
-                "round7_pass2.jsonl", "round7_adjudication.jsonl"))
+                "round7_pass2.jsonl", "round7_adjudication.jsonl"),
+          Round("corpus-sample-8", "round8", "todo_round8_batch*.jsonl", "#r8-",
+                "round8_pass2.jsonl", "round8_adjudication.jsonl"))
