@@ -209,13 +209,14 @@ def plan_letters(paths: Sequence[Path]) -> Plan:
     the copies would only count its findings twice in the summaries.
     """
     from .artifacts import sha256_file
-    from .ingest import check_utf8_path, find_letters
+    from .ingest import check_regular_file, check_utf8_path, find_letters
 
     plan = Plan([])
     first: dict[str, str] = {}
     for path in find_letters(paths):
         try:
             check_utf8_path(path)
+            check_regular_file(path)
         except InputError as error:
             plan.skipped.append((error.path, str(error)))
             continue
@@ -807,8 +808,8 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
     with OutputLock(out):
         # one process builds its tagger here, so that a bad model or pattern file is
         # reported before any letter; parallel workers build their own
-        if len(plan.jobs) < 2:
-            n_jobs = 1
+        # a worker more than there are letters only costs its start-up and memory
+        n_jobs = max(1, min(n_jobs, len(plan.jobs)))
         tagger = config.build() if n_jobs == 1 else _check_config(config)
         files = config.files()
         output = PartialOutput(out, output_format, resume, plan, config.fingerprint(files), config.method,

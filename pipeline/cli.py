@@ -32,7 +32,17 @@ app = typer.Typer(
 @app.callback()
 def _group() -> None:
     """Split Ofsted children's services inspection letters into findings and tag them
-    with safeguarding themes. Run a command with --help for its options and an example."""
+    with safeguarding themes. Run a command with --help for its options and an example.
+    Run from the repository's root folder, where the default labels, models and
+    params.yaml are.
+
+    Example:
+
+    \b
+        safeguarding-themes tag inbox/ --out tagged.jsonl
+        safeguarding-themes summarise tagged.jsonl --out summary/
+        safeguarding-themes train --labels labels/gold.jsonl
+    """
 
 
 def say(text: str) -> None:
@@ -90,12 +100,29 @@ class OutputFormat(str, Enum):
     csv = "csv"
 
 
+# what an output's name says it holds: a file named .csv that holds JSON lines opens as
+# a broken spreadsheet, and 'summarise' reads a table by its name's ending
+_FORMAT_OF_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+_NOT_WRITTEN_HERE = {".xlsx", ".xlsm", ".xls", ".ods", ".html", ".htm", ".md", ".pdf", ".docx", ".doc"}
+
+
 def format_for(output_format: "OutputFormat | None", out: Path) -> str:
-    """The --format given; without one, the output file's extension decides (a file
-    named .csv holding JSON lines opened as a broken spreadsheet)."""
-    if output_format is not None:
-        return output_format.value
-    return "csv" if out.suffix.lower() == ".csv" else "jsonl"
+    """The --format given, or the one the output's name says; a name that says another
+    format is refused before any work."""
+    from .errors import OutputError
+
+    suffix = out.suffix.lower()
+    if suffix in _NOT_WRITTEN_HERE:
+        raise OutputError(f"--out names a {suffix} file, but this command writes JSONL or CSV",
+                          path=out, fix="end the name .jsonl or .csv; 'summarise' writes XLSX, "
+                                        "HTML and Markdown from it")
+    named = _FORMAT_OF_SUFFIX.get(suffix)
+    if output_format is None:
+        return named or "jsonl"
+    if named is not None and named != output_format.value:
+        raise OutputError(f"--format {output_format.value} does not match the name's ending {suffix}",
+                          path=out, fix=f"name it .{output_format.value}, or leave out --format")
+    return output_format.value
 
 
 @app.command("segment")
@@ -244,6 +271,8 @@ def tag_command(
         summary = run_batch(paths, out, config, output_format=format_for(output_format, out), jobs=jobs,
                             resume=resume, progress=not quiet)
     except KeyboardInterrupt:
+        if not partial_path(out).exists():
+            fail("interrupted before any letter was written; nothing was changed", 130)
         fail(f"interrupted; the letters done are kept in {partial_path(out)}: run the same "
              "command with --resume to finish", 130)
     say(describe(summary, out))
@@ -330,7 +359,10 @@ def suggest_command(
     say(run_suggest(tagger, findings_of(letters, findings), labels, out, top, source))
 
 
-labels_app = typer.Typer(help="Work with the gold labels.", no_args_is_help=True)
+labels_app = typer.Typer(help="Work with the gold labels.\n\nExample:\n\n\b\n"
+                              "    safeguarding-themes labels import labelled.csv\n"
+                              "    safeguarding-themes labels audit --out to_check.csv",
+                         no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
 
 
@@ -434,7 +466,9 @@ def summarise_command(
     say(run_summarise(tagged, out, load_taxonomy(themes), filters, per_theme, progress=not quiet))
 
 
-rules_app = typer.Typer(help="Inspect the rule patterns.", no_args_is_help=True)
+rules_app = typer.Typer(help="Inspect the rule patterns.\n\nExample:\n\n\b\n"
+                             "    safeguarding-themes rules report --out reports/rules.md",
+                        no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 
@@ -470,9 +504,11 @@ def rules_report_command(
 
 def main() -> None:
     from .blas import pin_openblas_kernels
+    from .interrupts import terminate_as_ctrl_c
 
     # before any command imports numpy: the same models on every machine (see blas.py)
     pin_openblas_kernels()
+    terminate_as_ctrl_c()
     try:
         app()
     except KeyboardInterrupt:  # raised outside a command (e.g. while importing)

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import LabelsError
-from .labelset import LabelledFinding, load_labelled
+from .labelset import LabelledFinding, implied_id, load_labelled
 from .rules import RuleTagger
 from .sentences import split_sentences
 from .themes import Taxonomy
@@ -90,6 +90,16 @@ def labelled_hash(findings: Sequence[LabelledFinding]) -> str:
     return digest.hexdigest()
 
 
+def names_its_letter(finding: LabelledFinding, path: str | Path) -> bool:
+    """Whether a label says which letter it is from: by a letter_id of its own, or an id
+    "letter#n". Without either, its id ("7") or the file's name and line ("gold#7") stood
+    for the letter, and every finding was a letter of its own, or all one letter."""
+    letter_of_id, hash_mark, _ = finding.id.partition("#")
+    if finding.letter_id != letter_of_id:
+        return True
+    return bool(hash_mark) and finding.id != implied_id({}, path, finding.line or 0)
+
+
 def load_dataset(path: str | Path, taxonomy: Taxonomy, rules: RuleTagger,
                  min_examples: int = 2) -> Dataset:
     findings = load_labelled(path, taxonomy)
@@ -104,6 +114,11 @@ def load_dataset(path: str | Path, taxonomy: Taxonomy, rules: RuleTagger,
     # calibration and thresholds are learnt on letters held out in turn: with every example
     # in one letter, the model never sees one where it is scored, and learns to never tag it
     # (train, evaluate and labels audit all read labels here, so this is their one check)
+    if not any(names_its_letter(f, path) for f in findings):
+        raise LabelsError("no finding names its letter (no 'letter_id', and no 'id' of the form "
+                          "letter#n)", path=str(path),
+                          fix="add each finding's letter_id: the model is calibrated, and evaluated, "
+                              "on letters held out, and findings of one letter must stay together")
     if len({f.letter_id for f in findings}) < 2:
         raise LabelsError("all the labelled findings come from one letter", path=str(path),
                           fix="label findings of at least 2 letters: the model is calibrated, and "

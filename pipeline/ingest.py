@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -77,11 +78,27 @@ def _each_input_file(paths: list[str | Path]) -> Iterator[Path]:
                 for name in files:
                     candidate = Path(root) / name
                     # hidden files, and the lock file Word keeps beside an open document
-                    if candidate.suffix.lower() in SUPPORTED and not name.startswith((".", "~$")):
+                    if candidate.suffix.lower() in SUPPORTED and not name.startswith((".", "~$")) \
+                            and not is_special_file(candidate):
                         found.append(candidate)
             yield from sorted(found, key=lambda p: str(p))
         else:
             yield path
+
+
+def is_special_file(path: str | Path) -> bool:
+    """A named pipe, socket or device: reading one waits for a writer that may never
+    come. (A link to nothing is not one: reading it fails, and the error names it.)"""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path)
+    except OSError:
+        return False
+
+
+def check_regular_file(path: str | Path) -> None:
+    if is_special_file(path):
+        raise InputError("not a regular file (a named pipe, socket or device): no letter to read",
+                         path=printable(path), fix="give the letter's file")
 
 
 def find_letters(paths: list[str | Path]) -> list[Path]:
@@ -119,6 +136,7 @@ def read_document(path: str | Path) -> Document:
     if ext not in SUPPORTED:
         raise InputError(f"unknown file type '{ext or '(none)'}'", path=source,
                          fix="give a .pdf, .txt, .docx or .html file")
+    check_regular_file(source)
     try:
         size = path.stat().st_size
         if size > (MAX_BYTES if ext in PDF_EXTENSIONS else MAX_TEXT_BYTES):

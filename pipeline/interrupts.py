@@ -1,8 +1,10 @@
-"""Ctrl-C held back for a few steps that must not be cut in their middle."""
+"""Ctrl-C held back for a few steps that must not be cut in their middle, and the
+polite stop of kill and timeout (SIGTERM) taken as a Ctrl-C."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from typing import Iterator
@@ -37,3 +39,13 @@ def ctrl_c_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, handler)
         if pressed and not isinstance(failure, PartlyReplacedError):
             raise KeyboardInterrupt
+
+
+def terminate_as_ctrl_c() -> None:
+    """kill, timeout and job schedulers stop a run with SIGTERM, which ended it on the
+    spot: no message, the output's lock left behind, and loky's warnings about leaked
+    semaphores. Sent on as a Ctrl-C, it takes Ctrl-C's way out (held back where Ctrl-C
+    is, the letters done kept, exit code 130). Not where Ctrl-C is ignored (a job
+    started with nohup or in the background), which SIGTERM must still stop."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(), signal.SIGINT))

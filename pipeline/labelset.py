@@ -90,7 +90,11 @@ def jsonl_rows(lines: Iterable[str], path: str | Path) -> Iterator[tuple[int, di
             # the column finds the fault in a line of thousands of characters (some of
             # json's messages end "at", waiting for it)
             if isinstance(exc, json.JSONDecodeError):
-                why = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+                # a line cut short fails past its end, at the newline: json counts that
+                # as column 1 of the next line
+                content = len(raw.rstrip("\r\n"))
+                where = "at the end of the line" if exc.pos >= content else f"at column {exc.pos + 1}"
+                why = f"{exc.msg.removesuffix(' at')} {where}"
             else:
                 why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
             raise LabelsError(f"malformed JSON ({why})", path=str(path), line=number,

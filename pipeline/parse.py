@@ -485,20 +485,35 @@ def _lead_in(text: str, section: Section, top: Section) -> Section:
 
 _GRADE_IN = re.compile(r"\b(?:rated as|judged(?: to be)?|is|was|are|requires|as)\s+(?:(?:now|still)\s+)?"
                        r"(outstanding|good|inadequate|requires? improvement to be good)\b", re.I)
-_NOW = re.compile(r"\b(?:now|still)\s", re.I)
 
 
 def _grade_in(text: str) -> str | None:
-    """The grade a paragraph states. One it says holds now ("... were judged inadequate
-    in 2019 and are now good") beats one it recalls; a denied one ("is no longer judged
-    inadequate") is none; otherwise the first."""
-    found = [m for m in _GRADE_IN.finditer(text) if not _DENIED.search(text[:m.start()])]
-    if found:
-        current = [m for m in found if _NOW.search(m.group(0))]
-        return (current or found)[0].group(1)
-    if re.search(r"requires? improvement to be good", text, re.I):
-        return "requires improvement to be good"
-    return None
+    """The grade a paragraph states: the first it says holds now ("... were judged
+    inadequate in 2019 and are now good"; "Services are good. In 2019 the authority was
+    still inadequate."), else the first it names; a denied one ("no longer judged
+    inadequate", "no longer require improvement to be good") is none."""
+    found = [(m.start(), m.start(1), m.group(1)) for m in _GRADE_IN.finditer(text)]
+    # "now require improvement to be good": a verb _GRADE_IN does not take
+    named = {at for _, at, _ in found}
+    found += [(m.start(), m.start(), "requires improvement to be good")
+              for m in _REQUIRES_IMPROVEMENT_TO_BE_GOOD.finditer(text) if m.start() not in named]
+    found = sorted((start, grade) for start, _, grade in found if not _DENIED.search(text[:start]))
+    current = [grade for start, grade in found if _holds_now(text, start)]
+    return (current or [grade for _, grade in found] or [None])[0]
+
+
+_REQUIRES_IMPROVEMENT_TO_BE_GOOD = re.compile(r"\brequires? improvement to be good\b", re.I)
+_PRESENT = {"is", "are", "now", "remain", "remains", "require", "requires", "currently"}
+_PAST = {"was", "were", "had", "been", "previously"}
+
+
+def _holds_now(text: str, start: int) -> bool:
+    """Whether the grade whose words start at ``start`` is stated in the present, by the
+    last words of its clause before it and its own first word ("are now judged to be
+    good", "is still inadequate"), not the past ("were judged", "was still")."""
+    words = set(re.split(r"[.;:,]", text[:start])[-1].lower().split()[-3:])
+    words.update(text[start:start + 12].lower().split()[:1])
+    return bool(words & _PRESENT) and not words & _PAST
 
 
 # "require(s) improvement" as a lead-in's verb, without "to be good" (2014-15 reports).

@@ -589,8 +589,9 @@ class Tally:
 
 def _typical_row(record: dict, theme: str, score: float) -> dict:
     spans = (record.get("evidence") or {}).get(theme) or []
-    return {"id": record.get("id"), "letter_id": record.get("letter_id"), "authority": record.get("authority"),
-            "letter_date": record.get("letter_date"), "judgement": record.get("judgement"),
+    # a CSV's empty cell is the JSONL's null: the same figures from either
+    return {"id": record.get("id"), "letter_id": record.get("letter_id"), "authority": record.get("authority") or None,
+            "letter_date": record.get("letter_date") or None, "judgement": record.get("judgement"),
             "score": round(score, 4), "evidence": "; ".join(str(s.get("text", "")) for s in spans),
             "text": record.get("text"), "_spans": spans}
 

@@ -502,14 +502,14 @@ def test_resume_refuses_an_output_edited_to_hold_half_a_character(tmp_path, runn
 
 def test_a_failed_carry_over_leaves_nothing_a_later_resume_would_trust(tmp_path, runner):
     folder = letters_folder(tmp_path)
-    out = tmp_path / "tagged.csv"
+    out = tmp_path / "tagged.out"   # a name that says no format: --format decides
     assert runner.invoke(app, ["tag", str(folder), "--out", str(out), "--format", "csv"] + RULES).exit_code == 0
     before = out.read_bytes()
     # the wrong --format: the finished CSV output is not JSONL
     result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume", "--format", "jsonl"] + RULES)
     assert result.exit_code == 1 and "cannot resume" in result.output
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("tagged")) == [
-        "tagged.csv", "tagged.csv.tagger.json"]
+        "tagged.out", "tagged.out.tagger.json"]
     result = runner.invoke(app, ["tag", str(folder), "--out", str(out), "--resume", "--format", "csv"] + RULES)
     assert result.exit_code == 0, result.output
     assert "5 letters were already done" in result.output
@@ -868,9 +868,29 @@ def test_an_out_ending_csv_gets_csv_without_format(tmp_path, runner):
     result = runner.invoke(app, ["tag", str(folder), "--out", str(tmp_path / "t.csv")] + RULES)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "t.csv").read_text(encoding="utf-8").startswith("id,letter_id,")
-    result = runner.invoke(app, ["tag", str(folder), "--out", str(tmp_path / "j.csv"), "--format", "jsonl"]
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(tmp_path / "j.out"), "--format", "jsonl"]
                            + RULES)
-    assert (tmp_path / "j.csv").read_text(encoding="utf-8").startswith("{")
+    assert (tmp_path / "j.out").read_text(encoding="utf-8").startswith("{")
+
+
+@pytest.mark.parametrize("command", [["tag", "--method", "rules"], ["segment"]])
+@pytest.mark.parametrize("name, options, message", [
+    # 'summarise' reads a table by its name's ending: it refused the tool's own output
+    ("j.csv", ["--format", "jsonl"], "j.csv: --format jsonl does not match the name's ending .csv "
+                                     "(name it .jsonl, or leave out --format)"),
+    ("c.jsonl", ["--format", "csv"], "c.jsonl: --format csv does not match the name's ending .jsonl"),
+    ("t.xlsx", [], "t.xlsx: --out names a .xlsx file, but this command writes JSONL or CSV (end the name "
+                   ".jsonl or .csv; 'summarise' writes XLSX"),
+    ("t.html", ["--format", "csv"], "t.html: --out names a .html file"),
+])
+def test_an_out_whose_name_says_another_format_is_refused_before_any_work(tmp_path, runner, command, name,
+                                                                         options, message):
+    folder = letters_folder(tmp_path)
+    out = tmp_path / "new" / name
+    result = runner.invoke(app, [command[0], str(folder), "--out", str(out), *options, *command[1:]])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"error: {out.parent}/{message}" in result.output
+    assert not out.parent.exists()
 
 
 @pytest.mark.parametrize("content, message", [
@@ -1066,3 +1086,99 @@ def test_findings_keep_a_judgement_typed_as_a_person_would_and_their_columns_ord
         header = list(row)
     assert (row["judgement"], row["judged_by"], row["section"]) == ("priority_action", "given", "5")
     assert header[-2:] == ["Region", "notes"]
+
+
+@contextlib.contextmanager
+def a_named_pipe(path: Path):
+    """A FIFO at ``path``. Reading one waits for a writer: should a reader wait, a
+    writer comes after a few seconds and closes at once, so that a reader that should
+    not have opened it fails the test instead of hanging it."""
+    os.mkfifo(path)
+    done = threading.Event()
+
+    def unblock():
+        while not done.wait(0.5):
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:   # no reader waiting
+                continue
+
+    writer = threading.Thread(target=unblock, daemon=True)
+    writer.start()
+    try:
+        yield path
+    finally:
+        done.set()
+        writer.join()
+
+
+def test_a_named_pipe_in_a_folder_is_passed_over_and_one_named_is_an_error(tmp_path, runner):
+    folder = letters_folder(tmp_path)
+    with a_named_pipe(folder / "pipe.txt") as pipe:
+        out = tmp_path / "tagged.jsonl"
+        result = runner.invoke(app, ["tag", str(folder), "--out", str(out)] + RULES)
+        assert result.exit_code == 0, result.output
+        assert "5 letters" in result.output and not (tmp_path / "tagged.jsonl.errors.csv").exists()
+        # named, it cannot be read: listed as a failure, the other letters tagged
+        result = runner.invoke(app, ["tag", str(pipe), str(folder / "sandwell_2011.txt"),
+                                     "--out", str(tmp_path / "named.jsonl")] + RULES)
+        errors = (tmp_path / "named.jsonl.errors.csv").read_text(encoding="utf-8")
+        assert "pipe.txt: not a regular file (a named pipe, socket or device)" in errors, result.output
+        assert (tmp_path / "named.jsonl").read_text(encoding="utf-8").count("\n") > 10
+        result = runner.invoke(app, ["segment", str(pipe), "--out", str(tmp_path / "f.jsonl")])
+        assert result.exit_code == 1, result.output
+        assert f"error: {pipe}: not a regular file (a named pipe, socket or device): no letter to read" \
+            in result.output
+
+
+@pytest.mark.slow
+def test_a_kill_with_sigterm_stops_the_run_as_ctrl_c_does(tmp_path, ctrl_c_on):
+    """kill and timeout send SIGTERM, which ended the run on the spot: no message, the
+    output's lock left behind and loky's warnings about leaked semaphores."""
+    folder = letters_folder(tmp_path, corpus_pdfs=len(list(CORPUS.glob("*.pdf"))))
+    out, journal = tmp_path / "t.jsonl", tmp_path / "t.jsonl.partial.journal"
+    process = subprocess.Popen(cli(str(folder), "--out", str(out), "--jobs", "2"), cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and not (
+            journal.exists() and journal.read_text(encoding="utf-8").count("\n") > 2):
+        time.sleep(0.01)
+    assert process.poll() is None, "the run ended before the kill"
+    process.terminate()
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and stdout == "", stdout + stderr
+    assert stderr.strip().splitlines() == interrupted(out), stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "inbox") == [
+        "t.jsonl.partial", "t.jsonl.partial.journal"]
+
+
+def test_an_interrupt_before_any_letter_is_written_says_so(tmp_path, runner, monkeypatch):
+    import pipeline.batch
+
+    def interrupted_at_once(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline.batch, "run_batch", interrupted_at_once)
+    folder = letters_folder(tmp_path)
+    result = runner.invoke(app, ["tag", str(folder), "--out", str(tmp_path / "t.jsonl")] + RULES)
+    assert result.exit_code == 130
+    assert result.output.strip() == ("safeguarding-themes: error: interrupted before any letter was written; "
+                                     "nothing was changed")
+
+
+def test_no_more_workers_than_letters(tmp_path, runner, monkeypatch):
+    """--jobs 8 for two letters started eight workers: 860 MB, and slower than two."""
+    import pipeline.batch
+
+    asked = []
+    real = pipeline.batch._results
+
+    def counted(jobs, config, tagger, n_jobs, output_format):
+        asked.append(n_jobs)
+        return real(jobs, config, tagger, n_jobs, output_format)
+
+    monkeypatch.setattr(pipeline.batch, "_results", counted)
+    letters = [str(path) for path in list(SEED_FILES.values())[:2]]
+    result = runner.invoke(app, ["tag", *letters, "--out", str(tmp_path / "t.jsonl"), "--jobs", "8"] + RULES)
+    assert result.exit_code == 0, result.output
+    assert asked == [2]

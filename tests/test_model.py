@@ -1420,3 +1420,33 @@ def test_files_replaced_together_name_the_file_being_written_when_it_fails(tmp_p
     assert caught.value.fix == ("choose a folder you can write to with --plots" if failing == "mkstemp"
                                 else "free some disk space and run again; nothing was replaced")
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []
+
+
+@pytest.mark.parametrize("keep, named", [
+    # a spreadsheet of text and themes alone: its ids were the file's name and line, one "letter"
+    (lambda r: {"text": r["text"], "themes": ";".join(r["themes"])}, None),
+    # numbered rows: every finding a "letter" of its own, and the folds no longer grouped
+    (lambda r: {"id": str(r["n"]), "text": r["text"], "themes": ";".join(r["themes"])}, None),
+    (lambda r: {"id": r["id"], "text": r["text"], "themes": ";".join(r["themes"])}, "letter#n ids"),
+    (lambda r: {"id": str(r["n"]), "letter_id": r["letter_id"], "text": r["text"],
+                "themes": ";".join(r["themes"])}, "letter_id"),
+])
+def test_labels_that_name_no_letter_are_refused_for_what_they_lack(project, runner, keep, named):
+    rows = [keep({**r, "n": n}) for n, r in enumerate(labelled_rows(), start=1)]
+    table = project / "sheet.csv"
+    with open(table, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = runner.invoke(app, ["train", "--labels", str(table), "--out-dir", str(project / "models"),
+                                 "--params", str(project / "params.yaml")] + common(project))
+    if named:
+        assert result.exit_code == 0, result.output
+        assert "from 8 letters" in result.output
+    else:
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert result.output.strip() == (
+            f"safeguarding-themes: error: {table}: no finding names its letter (no 'letter_id', and no "
+            "'id' of the form letter#n) (add each finding's letter_id: the model is calibrated, and "
+            "evaluated, on letters held out, and findings of one letter must stay together)")
+        assert not (project / "models").exists()

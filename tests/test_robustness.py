@@ -382,6 +382,12 @@ GOOD_LABEL = '{"id": "first", "letter_id": "l1", "text": "Visits are timely.", "
     # a tab typed inside a text
     ([GOOD_LABEL, '{"id": "a", "text": "Visits\tare timely.", "themes": []}'],
      "labels.jsonl:2: malformed JSON (Invalid control character at column 28)"),
+    # a line cut short (or a comma after its last field) fails past its end: json names
+    # column 1 of the next line
+    ([GOOD_LABEL, '{"id": "a", "text": "Visits are timely.", "themes": ["timeliness"],'],
+     "labels.jsonl:2: malformed JSON (Expecting property name enclosed in double quotes at the end of the line)"),
+    ([GOOD_LABEL, '{"id": "a", "text": "Visits are timely.",, "themes": ["timeliness"]}'],
+     "labels.jsonl:2: malformed JSON (Expecting property name enclosed in double quotes at column 42)"),
     ([GOOD_LABEL, '{"id": "a", "text": "x", "themes": ["nope"]}'], "labels.jsonl:2: unknown theme id 'nope'"),
     ([GOOD_LABEL, GOOD_LABEL], "duplicate id 'first'"),
     ([GOOD_LABEL, '{"id": "a", "text": "  ", "themes": []}'], "labels.jsonl:2: empty text"),

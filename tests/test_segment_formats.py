@@ -480,13 +480,23 @@ def test_a_lead_in_after_a_reason_lead_in_s_list_is_its_sibling(section):
 
 @pytest.mark.parametrize("paragraph, grade", [
     ("Services were judged inadequate in 2019. Inspectors found that:", "inadequate"),
-    # a grade the paragraph says holds now beats one it recalls, wherever each stands
+    # a grade the paragraph says holds now beats one it recalls, before or after it
     ("Services were judged inadequate in 2019 and are now good. Inspectors found that:", "good"),
     ("Services were judged good in 2019 and are now inadequate. Inspectors found that:", "inadequate"),
-    ("The local authority was inadequate in 2018 and is still inadequate. Inspectors found that:",
-     "inadequate"),
+    ("Services were judged inadequate in 2019 and are now judged to be good. Inspectors found that:", "good"),
+    ("Services were judged inadequate in 2019 and are now rated as good. Inspectors found that:", "good"),
+    ("Services were judged inadequate in 2019 and now require improvement to be good. Inspectors found that:",
+     "requires_improvement"),
+    ("Services were inadequate in 2018 and still require improvement to be good. Inspectors found that:",
+     "requires_improvement"),
+    ("Children's services are good. At the monitoring visit in 2019, the local authority was still "
+     "inadequate. Inspectors found that:", "good"),
+    ("Services are now good, having been judged inadequate in 2019. Inspectors found that:", "good"),
+    # of two grades held now, the first (the paragraph's own; the other is a part's)
+    ("Services overall are inadequate, although early help is now good. Inspectors found that:", "inadequate"),
     # a denied grade is none the paragraph states
     ("Services are no longer judged inadequate. Inspectors found that:", None),
+    ("Services no longer require improvement to be good. Inspectors found that:", None),
     ("Services are no longer judged inadequate and are now good. Inspectors found that:", "good"),
 ])
 def test_a_paragraph_lead_in_takes_the_grade_its_paragraph_says_holds(paragraph, grade):

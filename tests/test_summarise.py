@@ -454,6 +454,11 @@ def test_a_csv_output_dates_a_report_by_its_inspection_as_the_jsonl_does(tmp_pat
             if r["letter_id"].startswith("brent")} == {("", "2018-05-14", "2018-05-25")}
     assert years["csv"] == years["jsonl"]
     assert [row["year"] for row in years["csv"]] == ["2011", "2018"]
+    # the JSON of the same figures too: the CSV's empty letter date was "" there, the JSONL's null
+    summaries = {fmt: json.loads((tmp_path / fmt / "summary.json").read_text(encoding="utf-8")) for fmt in years}
+    for summary in summaries.values():
+        summary.pop("source")
+    assert summaries["csv"] == summaries["jsonl"]
 
 
 def test_one_finding_from_one_letter_is_said_so(tmp_path, runner):

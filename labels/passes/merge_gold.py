@@ -30,8 +30,8 @@ How the gold set was made (see labels/README.md):
   saw neither the gold label nor the model's); audit_adjudication.jsonl: the
   decision, read against the guidelines, wherever the two differed.
 - review_fixes.jsonl: labels that a review reading labels drawn at random found wrong
-  against the guidelines and the earlier gold (two of 60 round-6 labels), each with its
-  reason; the gold record keeps it as `review_fix`.
+  against the guidelines and the earlier gold (two of 60 round-6 labels, one of 60
+  round-8 labels), each with its reason; the gold record keeps it as `review_fix`.
 - judgement_fixes.jsonl: judgements copied from a heading that a segmentation
   error had attached to the wrong section (the error is fixed in the parser).
 """
