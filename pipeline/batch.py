@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError, SafeguardingError
+from .interrupts import ctrl_c_deferred
 from .outputs import atomic_text, counted, csv_cell, dumps, output_error
 from .surrogates import HALF_A_CHARACTER, WHOLE_CHARACTER, has_lone_surrogate
 from .workers import close, quiet_loky_stop
@@ -719,7 +720,20 @@ class PartialOutput:
         self.journal_file.unlink(missing_ok=True)
 
     def finish(self) -> None:
-        """Make the partial output the output; the journal is no longer needed."""
+        """Make the partial output the output; the journal is no longer needed. A Ctrl-C
+        meanwhile is held back, then let go: every letter is in, so the run ends as
+        done. Cut between its steps, it left an output without its record and a stray
+        journal, and a message that said nothing had changed."""
+        finished = False
+        try:
+            with ctrl_c_deferred():
+                self._finish()
+                finished = True
+        except KeyboardInterrupt:
+            if not finished:   # a failure and a Ctrl-C: the user asked to stop
+                raise
+
+    def _finish(self) -> None:
         try:
             self.data.flush()
             os.fsync(self.data.fileno())
@@ -808,8 +822,8 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
     with OutputLock(out):
         # one process builds its tagger here, so that a bad model or pattern file is
         # reported before any letter; parallel workers build their own
-        # a worker more than there are letters only costs its start-up and memory
-        n_jobs = max(1, min(n_jobs, len(plan.jobs)))
+        if len(plan.jobs) < 2:
+            n_jobs = 1
         tagger = config.build() if n_jobs == 1 else _check_config(config)
         files = config.files()
         output = PartialOutput(out, output_format, resume, plan, config.fingerprint(files), config.method,
@@ -840,7 +854,12 @@ def run_batch(paths: Sequence[Path], out: Path, config: TaggerConfig, *, output_
             with quiet_loky_stop():
                 results = None   # workers.start stops its own if a Ctrl-C comes as they start
                 try:
-                    results = _results(todo, config, tagger, n_jobs, output_format)
+                    # a worker more than there are letters to tag only costs its start-up
+                    # and memory (a resume may have one left)
+                    workers_needed = max(1, min(n_jobs, len(todo)))
+                    if workers_needed == 1 and tagger is None:
+                        tagger = config.build()
+                    results = _results(todo, config, tagger, workers_needed, output_format)
                     bar = progress_bar(results, total=len(todo), desc="tag", unit="letter", enabled=progress)
                     for result, job in zip(bar, todo):
                         output.add(JournalEntry(result.sha256, result.path, 0, result.findings, result.tags,

@@ -16,12 +16,19 @@ from typing import Callable, List, Optional
 import typer
 
 from .errors import SafeguardingError
+from .interrupts import interrupted_exit_code
 from .surrogates import has_lone_surrogate, printable
 
 app = typer.Typer(
     name="safeguarding-themes",
+    # typer shows this, not the callback's docstring
     help="Split Ofsted children's services inspection letters into findings and tag them "
-         "with safeguarding themes.",
+         "with safeguarding themes. Run a command with --help for its options and an example. "
+         "Run from the repository's root folder, where the default labels, models and "
+         "params.yaml are.\n\nExample:\n\n\b\n"
+         "    safeguarding-themes tag inbox/ --out tagged.jsonl\n"
+         "    safeguarding-themes summarise tagged.jsonl --out summary/\n"
+         "    safeguarding-themes train --labels labels/gold.jsonl",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -31,18 +38,7 @@ app = typer.Typer(
 
 @app.callback()
 def _group() -> None:
-    """Split Ofsted children's services inspection letters into findings and tag them
-    with safeguarding themes. Run a command with --help for its options and an example.
-    Run from the repository's root folder, where the default labels, models and
-    params.yaml are.
-
-    Example:
-
-    \b
-        safeguarding-themes tag inbox/ --out tagged.jsonl
-        safeguarding-themes summarise tagged.jsonl --out summary/
-        safeguarding-themes train --labels labels/gold.jsonl
-    """
+    """The command group (its help is the app's)."""
 
 
 def say(text: str) -> None:
@@ -57,7 +53,8 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def expected_errors(func: Callable) -> Callable:
-    """Report expected failures as one line and exit 1; Ctrl-C as exit 130."""
+    """Report expected failures as one line and exit 1; Ctrl-C as exit 130 (a SIGTERM
+    sent on as Ctrl-C: 143)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -73,7 +70,8 @@ def expected_errors(func: Callable) -> Callable:
             fail(f"{exc.filename}: {(exc.strerror or 'permission denied').lower()} (check its "
                  "permissions and those of the folders on its path: ls -ld)")
         except KeyboardInterrupt:
-            fail("interrupted; outputs already complete were kept, partial ones removed", 130)
+            fail("interrupted; outputs already complete were kept, partial ones removed",
+                 interrupted_exit_code())
 
     return wrapper
 
@@ -248,6 +246,7 @@ def tag_command(
 
     check_inputs(paths or [], findings)
     check_outputs([("--out", out)])
+    written_as = format_for(output_format, out)   # before any work, as the other checks
     stage = load_params(params, "tag")
     method_name = method.value if method is not None else stage.get("method", "combined")
     jobs = jobs if jobs is not None else stage.get("jobs", 0)
@@ -262,19 +261,19 @@ def tag_command(
                              fix="tag the findings file again without --resume")
         tagger = build_tagger(load_taxonomy(themes), patterns, method_name, models)
         with OutputLock(out):
-            say(run_tag_findings(tagger, findings, out, format_for(output_format, out)))
+            say(run_tag_findings(tagger, findings, out, written_as))
         return
     from .batch import TaggerConfig, describe, partial_path, run_batch
 
     config = TaggerConfig(str(themes), str(patterns), method_name, str(models))
     try:
-        summary = run_batch(paths, out, config, output_format=format_for(output_format, out), jobs=jobs,
+        summary = run_batch(paths, out, config, output_format=written_as, jobs=jobs,
                             resume=resume, progress=not quiet)
     except KeyboardInterrupt:
         if not partial_path(out).exists():
-            fail("interrupted before any letter was written; nothing was changed", 130)
+            fail("interrupted before any letter was written; nothing was changed", interrupted_exit_code())
         fail(f"interrupted; the letters done are kept in {partial_path(out)}: run the same "
-             "command with --resume to finish", 130)
+             "command with --resume to finish", interrupted_exit_code())
     say(describe(summary, out))
 
 
@@ -513,7 +512,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:  # raised outside a command (e.g. while importing)
         say("safeguarding-themes: interrupted")
-        sys.exit(130)
+        sys.exit(interrupted_exit_code())
 
 
 if __name__ == "__main__":

@@ -114,9 +114,11 @@ def load_dataset(path: str | Path, taxonomy: Taxonomy, rules: RuleTagger,
     # calibration and thresholds are learnt on letters held out in turn: with every example
     # in one letter, the model never sees one where it is scored, and learns to never tag it
     # (train, evaluate and labels audit all read labels here, so this is their one check)
-    if not any(names_its_letter(f, path) for f in findings):
-        raise LabelsError("no finding names its letter (no 'letter_id', and no 'id' of the form "
-                          "letter#n)", path=str(path),
+    unnamed = [f for f in findings if not names_its_letter(f, path)]
+    if unnamed:
+        raise LabelsError(f"a finding that names no letter (no 'letter_id', and no 'id' of the form "
+                          f"letter#n; {len(unnamed)} of {len(findings)} name none)", path=str(path),
+                          line=unnamed[0].line,
                           fix="add each finding's letter_id: the model is calibrated, and evaluated, "
                               "on letters held out, and findings of one letter must stay together")
     if len({f.letter_id for f in findings}) < 2:

@@ -45,7 +45,23 @@ def terminate_as_ctrl_c() -> None:
     """kill, timeout and job schedulers stop a run with SIGTERM, which ended it on the
     spot: no message, the output's lock left behind, and loky's warnings about leaked
     semaphores. Sent on as a Ctrl-C, it takes Ctrl-C's way out (held back where Ctrl-C
-    is, the letters done kept, exit code 130). Not where Ctrl-C is ignored (a job
-    started with nohup or in the background), which SIGTERM must still stop."""
+    is, the letters done kept), with exit code 143. Only the first counts: GNU timeout
+    sends a second to the whole process group, which landed in the middle of the
+    shutdown the first had started. Not where Ctrl-C is ignored (a job started with
+    '&' in a script), where SIGTERM still stops the run at once."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(), signal.SIGINT))
+        signal.signal(signal.SIGTERM, _sent_on_as_ctrl_c)
+
+
+_terminated: list[int] = []
+
+
+def _sent_on_as_ctrl_c(signum, frame) -> None:
+    if not _terminated:
+        _terminated.append(signum)
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def interrupted_exit_code() -> int:
+    """128 + the signal that stopped the run: 143 for SIGTERM, 130 for Ctrl-C."""
+    return 128 + (signal.SIGTERM if _terminated else signal.SIGINT)

@@ -148,6 +148,11 @@ def run_import(table: Path, gold_path: Path, taxonomy: Taxonomy, replace: bool =
             if not replace:
                 raise LabelsError(f"id {rid!r} is already in {gold_path}", path=str(table), line=line,
                                   fix="use --replace to relabel it, or remove the row")
+        if rid not in existing and "#" not in rid and not text_value(row, "letter_id", table, line):
+            # train refuses labels that name no letter: one would only be found there
+            raise LabelsError(f"row {rid!r} names no letter (no letter_id, and its id is not letter#n)",
+                              path=str(table), line=line,
+                              fix="add a letter_id column, or keep the ids from 'suggest'")
         themes = theme_list(row.get("themes"), table, line, taxonomy)   # none: a judgement alone
         judgement = judgement_value(row, "judgement", table, line)
         heading = judgement_value(row, "heading_judgement", table, line)

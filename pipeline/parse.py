@@ -483,7 +483,8 @@ def _lead_in(text: str, section: Section, top: Section) -> Section:
     return Section(text, section.mode, section.judgement, grade or top.grade)
 
 
-_GRADE_IN = re.compile(r"\b(?:rated as|judged(?: to be)?|is|was|are|requires|as)\s+(?:(?:now|still)\s+)?"
+_GRADE_IN = re.compile(r"\b(?:rated as|judged(?: to be)?|is|was|are|were|remains?|continues? to be|requires|as)\s+"
+                       r"(?:(?:now|still|currently)\s+)?"
                        r"(outstanding|good|inadequate|requires? improvement to be good)\b", re.I)
 
 
@@ -503,7 +504,8 @@ def _grade_in(text: str) -> str | None:
 
 
 _REQUIRES_IMPROVEMENT_TO_BE_GOOD = re.compile(r"\brequires? improvement to be good\b", re.I)
-_PRESENT = {"is", "are", "now", "remain", "remains", "require", "requires", "currently"}
+_PRESENT = {"is", "are", "now", "remain", "remains", "continue", "continues", "require", "requires",
+            "currently"}
 _PAST = {"was", "were", "had", "been", "previously"}
 
 
@@ -513,7 +515,10 @@ def _holds_now(text: str, start: int) -> bool:
     good", "is still inadequate"), not the past ("were judged", "was still")."""
     words = set(re.split(r"[.;:,]", text[:start])[-1].lower().split()[-3:])
     words.update(text[start:start + 12].lower().split()[:1])
-    return bool(words & _PRESENT) and not words & _PAST
+    past = words & _PAST
+    if words & {"have", "has"}:   # "have now been judged to be good"
+        past -= {"been"}
+    return bool(words & _PRESENT) and not past
 
 
 # "require(s) improvement" as a lead-in's verb, without "to be good" (2014-15 reports).

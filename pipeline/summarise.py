@@ -55,7 +55,8 @@ def check_tagged_path(path: Path) -> None:
         raise InputError("is a folder, not a file", path=str(path),
                          fix="give the JSONL or CSV output of 'safeguarding-themes tag'")
     if path.suffix.lower() not in (".jsonl", ".json", ".csv", ".ndjson"):
-        raise InputError(f"cannot read a {path.suffix or 'file without extension'} file here",
+        raise InputError(f"cannot read a {path.suffix} file here" if path.suffix
+                         else "cannot read a file without an extension here",
                          path=str(path), fix="give the JSONL or CSV output of 'safeguarding-themes tag'")
 
 

@@ -1422,6 +1422,17 @@ def test_files_replaced_together_name_the_file_being_written_when_it_fails(tmp_p
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []
 
 
+def train_on_table(project: Path, runner, rows: list[dict]):
+    """``rows`` as a spreadsheet's CSV, and the train command's result on it."""
+    table = project / "sheet.csv"
+    with open(table, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return table, runner.invoke(app, ["train", "--labels", str(table), "--out-dir", str(project / "models"),
+                                      "--params", str(project / "params.yaml")] + common(project))
+
+
 @pytest.mark.parametrize("keep, named", [
     # a spreadsheet of text and themes alone: its ids were the file's name and line, one "letter"
     (lambda r: {"text": r["text"], "themes": ";".join(r["themes"])}, None),
@@ -1433,20 +1444,34 @@ def test_files_replaced_together_name_the_file_being_written_when_it_fails(tmp_p
 ])
 def test_labels_that_name_no_letter_are_refused_for_what_they_lack(project, runner, keep, named):
     rows = [keep({**r, "n": n}) for n, r in enumerate(labelled_rows(), start=1)]
-    table = project / "sheet.csv"
-    with open(table, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    result = runner.invoke(app, ["train", "--labels", str(table), "--out-dir", str(project / "models"),
-                                 "--params", str(project / "params.yaml")] + common(project))
+    table, result = train_on_table(project, runner, rows)
     if named:
         assert result.exit_code == 0, result.output
         assert "from 8 letters" in result.output
     else:
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert result.output.strip() == (
-            f"safeguarding-themes: error: {table}: no finding names its letter (no 'letter_id', and no "
-            "'id' of the form letter#n) (add each finding's letter_id: the model is calibrated, and "
-            "evaluated, on letters held out, and findings of one letter must stay together)")
+            f"safeguarding-themes: error: {table}:2: a finding that names no letter (no 'letter_id', and no "
+            f"'id' of the form letter#n; {len(rows)} of {len(rows)} name none) (add each finding's letter_id: "
+            "the model is calibrated, and evaluated, on letters held out, and findings of one letter must "
+            "stay together)")
         assert not (project / "models").exists()
+
+
+def test_labels_of_which_some_name_no_letter_are_refused_at_the_first(project, runner):
+    # letter_id on a few rows only: the others were each a letter of its own, or all one
+    rows = [{"id": str(n), "letter_id": r["letter_id"] if n <= 5 else "", "text": r["text"],
+             "themes": ";".join(r["themes"])} for n, r in enumerate(labelled_rows(), start=1)]
+    table, result = train_on_table(project, runner, rows)
+    assert result.exit_code == 1, result.output
+    assert f"{table}:7: a finding that names no letter" in result.output
+    assert f"; {len(rows) - 5} of {len(rows)} name none)" in result.output
+    # nor may an import put such a row into the gold labels
+    new = project / "new.csv"
+    new.write_text("id,text,themes\n7,Visits are timely.,timeliness\n", encoding="utf-8")
+    before = (project / "gold.jsonl").read_bytes()
+    result = runner.invoke(app, ["labels", "import", str(new), "--labels", str(project / "gold.jsonl"),
+                                 "--themes", str(project / "themes.yaml")])
+    assert result.exit_code == 1, result.output
+    assert f"{new}:2: row '7' names no letter (no letter_id, and its id is not letter#n)" in result.output
+    assert (project / "gold.jsonl").read_bytes() == before

@@ -461,6 +461,17 @@ def test_params_out_of_range_are_one_line_errors_at_the_cli(tmp_path, runner, co
     one_line_error(result, message, "params.yaml")
 
 
+@pytest.mark.parametrize("group", [[], ["labels"], ["rules"]])
+def test_every_command_group_has_a_help_example(runner, group):
+    # the top level's help is typer.Typer(help=...): the callback's docstring never showed
+    shown = runner.invoke(app, [*group, "--help"], terminal_width=80).output
+    block = shown.split("Example:", 1)[1].strip().split("\n\n", 1)[0]
+    lines = [line.strip() for line in block.splitlines()]
+    assert lines and all(line.startswith(" ".join(["safeguarding-themes", *group, ""])) for line in lines), shown
+    if not group:
+        assert "Run from the repository's root folder" in " ".join(shown.split())
+
+
 def test_every_command_has_a_help_example_that_can_be_copied(runner):
     """Each --help shows an example; at 80 columns each stays one line that parses."""
     import shlex

@@ -492,6 +492,15 @@ def test_a_lead_in_after_a_reason_lead_in_s_list_is_its_sibling(section):
     ("Children's services are good. At the monitoring visit in 2019, the local authority was still "
      "inadequate. Inspectors found that:", "good"),
     ("Services are now good, having been judged inadequate in 2019. Inspectors found that:", "good"),
+    ("Services were judged inadequate in 2019 and have now been judged to be good. Inspectors found that:",
+     "good"),
+    ("Services were judged good in 2018 but have deteriorated and remain inadequate. Inspectors found that:",
+     "inadequate"),
+    ("Services were judged good in 2018 and are currently inadequate. Inspectors found that:", "inadequate"),
+    # verbs of a grade held now, and of one that was
+    ("Overall effectiveness remains good. Inspectors found that:", "good"),
+    ("Services continue to be inadequate. Inspectors found that:", "inadequate"),
+    ("Services were inadequate in 2019. Inspectors found that:", "inadequate"),
     # of two grades held now, the first (the paragraph's own; the other is a part's)
     ("Services overall are inadequate, although early help is now good. Inspectors found that:", "inadequate"),
     # a denied grade is none the paragraph states
